@@ -1,0 +1,132 @@
+"""Figures about the selected rows, for selection_metadata.json and the job's summary line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from selection.names import (
+    CONFIDENCE,
+    PSEUDO_LABEL,
+    UNCERTAINTY_SCORE,
+    Strategy,
+)
+from selection.params import SelectionParams
+from selection.scores import ScoreSpec, pseudo_label
+
+
+@dataclass
+class SelectionSummary:
+    selected_rows: int
+    distinct_ids: int
+    per_class: dict[str, int]
+    score: dict[str, float | None]
+    label_figures: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def summarize(
+    rows: DataFrame, params: SelectionParams, scores: ScoreSpec, num_classes: int
+) -> SelectionSummary:
+    """Two small aggregations over the (persisted) selected rows."""
+    ident = params.id_field
+    predicted = F.col(PSEUDO_LABEL) if params.is_ssl else pseudo_label(scores.probabilities(rows))
+    score_col = F.col(CONFIDENCE if params.is_ssl else UNCERTAINTY_SCORE)
+    aggs = [
+        F.count(F.lit(1)).alias("n"),
+        F.countDistinct(F.col(ident)).alias("distinct"),
+        F.min(score_col).alias("min"),
+        F.mean(score_col).alias("mean"),
+        F.max(score_col).alias("max"),
+    ]
+    if params.label_field:
+        label = F.col(params.label_field).cast("double")
+        aggs += [
+            F.count(label).alias("labelled"),
+            F.count(F.when(label == predicted.cast("double"), 1)).alias("agree"),
+        ]
+    head = rows.agg(*aggs).collect()[0]
+    counts = {int(r["c"]): int(r["n"]) for r in rows.groupBy(predicted.alias("c")).count()
+              .withColumnRenamed("count", "n").collect()}
+    per_class = {str(c): counts.get(c, 0) for c in range(num_classes)}
+    summary = SelectionSummary(
+        selected_rows=int(head["n"]),
+        distinct_ids=int(head["distinct"]),
+        per_class=per_class,
+        score={"name": CONFIDENCE if params.is_ssl else UNCERTAINTY_SCORE,  # type: ignore[dict-item]
+               "min": head["min"], "mean": head["mean"], "max": head["max"]},
+    )
+    if params.label_field:
+        labelled, agree = int(head["labelled"]), int(head["agree"])
+        key = "pseudo_label_accuracy" if params.is_ssl else "share_misclassified"
+        value = agree / labelled if params.is_ssl else (labelled - agree) / labelled
+        summary.label_figures = {
+            "label_field": params.label_field,
+            "rows_with_numeric_label": labelled,
+            key: value if labelled else None,
+        }
+        if labelled < summary.selected_rows:
+            summary.warnings.append(
+                f"{summary.selected_rows - labelled} selected row(s) have no numeric label in "
+                f"'{params.label_field}'; they are left out of {key}"
+            )
+    summary.warnings.extend(_shortfall_warnings(params, summary))
+    return summary
+
+
+def _shortfall_warnings(params: SelectionParams, summary: SelectionSummary) -> list[str]:
+    out: list[str] = []
+    if summary.selected_rows == 0:
+        out.append("zero rows selected")
+        return out
+    if not params.is_ssl and summary.selected_rows < params.batch_size:
+        out.append(
+            f"BATCH_SIZE={params.batch_size} but only {summary.selected_rows} selectable rows "
+            "exist; selected all of them"
+        )
+    if params.strategy is Strategy.TOP_K_PER_CLASS and not params.max_samples:
+        short = {c: n for c, n in summary.per_class.items() if n < params.k_per_class}
+        if short:
+            listed = ", ".join(f"class {c}: {n}" for c, n in sorted(short.items())[:10])
+            out.append(
+                f"K_PER_CLASS={params.k_per_class} but some predicted classes have fewer rows "
+                f"({listed}); selected what exists"
+            )
+    return out
+
+
+def build_metadata(
+    *,
+    params: SelectionParams,
+    job_type: str,
+    input_rows: int,
+    summary: SelectionSummary,
+    figures: dict[str, Any],
+    started: dt.datetime,
+    duration_seconds: float,
+    spark_version: str,
+    inputs: dict[str, Any],
+    warnings: list[str],
+) -> dict[str, Any]:
+    return {
+        "strategy": params.strategy.value,
+        "use_case": params.use_case.value,
+        "job_type": job_type,
+        "parameters": params.to_json(),
+        "input_rows": input_rows,
+        "selected_rows": summary.selected_rows,
+        "per_class_selected": summary.per_class,
+        "selection_score": summary.score,
+        "validation": summary.label_figures or None,
+        "strategy_figures": figures,
+        "random_seed": params.random_seed,
+        "timestamp": started.astimezone(dt.UTC).isoformat(timespec="seconds"),
+        "duration_seconds": round(duration_seconds, 3),
+        "spark_version": spark_version,
+        "inputs": inputs,
+        "warnings": warnings,
+    }

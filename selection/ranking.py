@@ -1,0 +1,53 @@
+"""Global selection ranks without moving the whole selection through one task."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from selection.names import SELECTION_RANK
+
+_ROW_BITS = 33  # monotonically_increasing_id keeps the row index in its lower 33 bits
+
+
+def rank_top_n(df: DataFrame, order: Sequence[Column], n: int) -> DataFrame:
+    """The first `n` rows of `df` in `order`, ranked 1..n.
+
+    `orderBy(...).limit(n)` plans as TakeOrderedAndProject: each partition keeps its own top n
+    and only those meet on one task, so the input is never globally sorted.
+    """
+    top = df.orderBy(*order).limit(n)
+    rank = F.row_number().over(Window.orderBy(*order)).cast("long")
+    return top.withColumn(SELECTION_RANK, rank)
+
+
+def rank_all(df: DataFrame, order: Sequence[Column]) -> DataFrame:
+    """Every row of `df` ranked 1..m in `order`, for selections too large for one task.
+
+    A range-partitioned sort puts partition i's rows before partition i+1's; each row's rank is
+    then its index inside its partition plus the sizes of the partitions before it. The sorted
+    rows are persisted so the sizes and the final write read the same sort; the caller
+    unpersists the result when it is written.
+    """
+    sorted_rows = df.orderBy(*order).withColumn("_mid", F.monotonically_increasing_id())
+    sorted_rows = sorted_rows.persist(StorageLevel.MEMORY_AND_DISK)
+    part = F.shiftright(F.col("_mid"), _ROW_BITS)
+    sizes = {
+        int(r["p"]): int(r["n"])
+        for r in sorted_rows.groupBy(part.alias("p")).agg(F.count(F.lit(1)).alias("n")).collect()
+    }
+    offsets: list[int] = []
+    running = 0
+    for p in range(max(sizes, default=-1) + 1):
+        offsets.append(running)
+        running += sizes.get(p, 0)
+    index_in_part = F.col("_mid").bitwiseAND(F.lit((1 << _ROW_BITS) - 1))
+    if offsets:
+        offset = F.element_at(F.array(*[F.lit(o) for o in offsets]), (part + 1).cast("int"))
+    else:
+        offset = F.lit(0)
+    ranked = sorted_rows.withColumn(SELECTION_RANK, (offset + index_in_part + 1).cast("long"))
+    return ranked.drop("_mid")
