@@ -24,14 +24,23 @@ def rank_top_n(df: DataFrame, order: Sequence[Column], n: int) -> DataFrame:
     return top.withColumn(SELECTION_RANK, rank)
 
 
-def rank_all(df: DataFrame, order: Sequence[Column]) -> DataFrame:
-    """Every row of `df` ranked 1..m in `order`, for selections too large for one task.
+# Up to this many rows are ranked in one task (TakeOrderedAndProject); beyond, a distributed sort.
+ONE_TASK_RANK_LIMIT = 1_000_000
 
-    A range-partitioned sort puts partition i's rows before partition i+1's; each row's rank is
-    then its index inside its partition plus the sizes of the partitions before it. The sorted
-    rows are persisted so the sizes and the final write read the same sort; the caller
-    unpersists the result when it is written.
+
+def rank_all(df: DataFrame, order: Sequence[Column]) -> DataFrame:
+    """Every row of `df` ranked 1..m in `order`; runs Spark jobs when called.
+
+    `df` is persisted and counted first: that is the one scan of its input, so metrics observed
+    upstream are computed once (a range sort would otherwise also run them in its sampling job).
+    Few rows are then ranked in one task. Many rows are range-sorted: partition i's rows come
+    before partition i+1's, so a row's rank is its index inside its partition plus the sizes of
+    the partitions before it. Persisted data stays cached until the caller unpersists it.
     """
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    total = df.count()
+    if total <= ONE_TASK_RANK_LIMIT:
+        return rank_top_n(df, order, max(total, 1))
     sorted_rows = df.orderBy(*order).withColumn("_mid", F.monotonically_increasing_id())
     sorted_rows = sorted_rows.persist(StorageLevel.MEMORY_AND_DISK)
     part = F.shiftright(F.col("_mid"), _ROW_BITS)

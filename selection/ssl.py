@@ -46,8 +46,9 @@ def confidence_threshold(
 ) -> Transform:
     """Rows whose confidence is at least `threshold`; with `max_samples` > 0, the most confident.
 
-    Without a cap the whole selection is ranked by a distributed sort, which runs a Spark job
-    when the transform is applied and persists the result (unpersist it after use).
+    Without a cap the size of the selection is not known in advance: the transform then runs a
+    Spark job when applied (one scan of the input, the kept rows persisted) and ranks them in one
+    task when they are few, or by a distributed sort when they are many.
     """
 
     def transform(df: DataFrame) -> DataFrame:
