@@ -1,0 +1,38 @@
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from selection import ranking
+from selection.ranking import rank_all, rank_top_n
+
+
+def test_rank_top_n_ranks_the_first_n(spark: SparkSession) -> None:
+    df = spark.range(100).withColumn("score", (F.col("id") * 7) % 10)
+    order = [F.col("score").desc(), F.col("id").asc()]
+    rows = rank_top_n(df, order, 5).collect()
+    assert [(r["id"], r["selection_rank"]) for r in rows] == [
+        (7, 1), (17, 2), (27, 3), (37, 4), (47, 5)
+    ]
+
+
+@pytest.mark.parametrize("limit", [1_000_000, 10])
+def test_rank_all_in_one_task_or_by_a_distributed_sort(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    monkeypatch.setattr(ranking, "ONE_TASK_RANK_LIMIT", limit)
+    df = spark.range(0, 500, numPartitions=5).withColumn("score", (F.col("id") * 37) % 101)
+    order = [F.col("score").desc(), F.col("id").asc()]
+    ranked = rank_all(df, order)
+    got = [(r["id"], r["selection_rank"]) for r in ranked.orderBy("selection_rank").collect()]
+    expected_ids = [
+        r["id"] for r in df.orderBy(*order).collect()
+    ]
+    assert [i for i, _ in got] == expected_ids
+    assert [rank for _, rank in got] == list(range(1, 501))
+    if limit == 10:
+        assert ranked.rdd.getNumPartitions() > 1
+
+
+def test_rank_all_of_nothing_is_empty(spark: SparkSession) -> None:
+    df = spark.range(0)
+    assert rank_all(df, [F.col("id")]).count() == 0
