@@ -1,0 +1,83 @@
+"""Prediction files for the job tests: written with the csv module and Spark, read back as dicts."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pyspark.sql import SparkSession
+
+from selection.names import METADATA_FILE
+
+
+def prediction_rows(n: int, classes: int = 3, seed: int = 0, features: int = 2) -> list[dict[str, Any]]:
+    """Rows with id, label, feature columns f0.. and prob_class_0..; probabilities sum to 1."""
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(classes, 0.6), size=n)
+    rows = []
+    for i in range(n):
+        row: dict[str, Any] = {"id": i, "label": int(rng.integers(classes))}
+        if i % 3:  # most labels agree with the model, so accuracies are informative
+            row["label"] = int(np.argmax(probs[i]))
+        for j in range(features):
+            row[f"f{j}"] = float(rng.normal())
+        for c in range(classes):
+            row[f"prob_class_{c}"] = float(probs[i, c])
+        rows.append(row)
+    return rows
+
+
+def write_csv_parts(
+    directory: Path, rows: Sequence[dict[str, Any]], parts: int = 3, sep: str = ","
+) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = "tsv" if sep == "\t" else "csv"
+    header = list(rows[0])
+    for p in range(parts):
+        with open(directory / f"part-{p:05d}.{suffix}", "w", newline="") as handle:
+            writer = csv.writer(handle, delimiter=sep)
+            writer.writerow(header)
+            for row in rows[p::parts]:
+                writer.writerow([repr(v) if isinstance(v, float) else v for v in row.values()])
+    return directory
+
+
+def write_parquet_parts(
+    spark: SparkSession, directory: Path, rows: Sequence[dict[str, Any]], parts: int = 3
+) -> Path:
+    spark.createDataFrame(list(rows)).repartition(parts).write.parquet(str(directory))
+    return directory
+
+
+def read_selected(spark: SparkSession, directory: Path, fmt: str = "csv") -> list[dict[str, Any]]:
+    if fmt == "parquet":
+        rows = [r.asDict() for r in spark.read.parquet(str(directory)).collect()]
+    else:
+        rows = []
+        for part in sorted(directory.glob("part-*")):
+            with open(part, newline="") as handle:
+                rows.extend(csv.DictReader(handle))
+    return sorted(rows, key=lambda r: int(r["selection_rank"]))
+
+
+def read_metadata(directory: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((directory / METADATA_FILE).read_text())
+    return document
+
+
+def output_is_absent(*directories: Path) -> bool:
+    """No part file, metadata or _SUCCESS marker that could pass for a result."""
+    for directory in directories:
+        if not directory.exists():
+            continue
+        for entry in directory.rglob("*"):
+            if entry.is_file() and (
+                entry.name.startswith("part-")
+                or entry.name in (METADATA_FILE, "_SUCCESS")
+            ):
+                return False
+    return True
