@@ -20,7 +20,9 @@ def rank_top_n(df: DataFrame, order: Sequence[Column], n: int) -> DataFrame:
     and only those meet on one task, so the input is never globally sorted.
     """
     top = df.orderBy(*order).limit(n)
-    rank = F.row_number().over(Window.orderBy(*order)).cast("long")
+    # The n rows already sit in one partition; a constant key says so without Spark's warning
+    # about un-partitioned windows.
+    rank = F.row_number().over(Window.partitionBy(F.lit(0)).orderBy(*order)).cast("long")
     return top.withColumn(SELECTION_RANK, rank)
 
 

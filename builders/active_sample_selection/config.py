@@ -1,0 +1,215 @@
+"""ActiveSampleSelectionConfig: the selection job's variables plus where and how Spark runs it.
+
+Every selection field is named after a contract variable (`CONFIDENCE_THRESHOLD` ->
+`confidence_threshold`) and takes that variable's default from `selection.names`, so the job,
+the contract and this config cannot drift apart; the engine's `SelectionParams` then checks the
+whole set, which is where the strategy/use-case rule and its message live.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from builders.base.config import ProcessingStepConfigBase
+from selection.names import (
+    ENV_VARS,
+    ENV_VARS_BY_NAME,
+    JOB_TYPES,
+    OPTIONAL_ENV_VARS,
+    SSL_STRATEGIES,
+    Family,
+    Metric,
+    OutputFormat,
+    Strategy,
+    UncertaintyMode,
+    UseCase,
+    env_vars_for,
+)
+from selection.params import SelectionParams
+
+SPARK_LOG_LEVELS: tuple[str, ...] = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
+_MEMORY = re.compile(r"^[1-9][0-9]*[kmgtp]$", re.IGNORECASE)
+# Spark settings that have a typed field; setting them in spark_defaults as well is ambiguous.
+_TYPED_SPARK_KEYS: dict[str, str] = {
+    "spark.executor.memory": "spark_executor_memory",
+    "spark.executor.cores": "spark_executor_cores",
+    "spark.driver.memory": "spark_driver_memory",
+    "spark.sql.shuffle.partitions": "spark_sql_shuffle_partitions",
+}
+
+
+def _default(name: str, **constraints: Any) -> Any:
+    # A raw string from the contract; validate_default coerces it to the field's type.
+    return Field(default=OPTIONAL_ENV_VARS[name], description=_help(name), **constraints)
+
+
+def _help(name: str) -> str:
+    return ENV_VARS_BY_NAME[name].help
+
+
+def _env_text(value: object) -> str:
+    """A field value as the job parses it back from its environment."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
+    """Configuration of one ActiveSampleSelection step (SSL or active learning)."""
+
+    # ===== Tier 1: essential user inputs (plus role, region, bucket, pipeline_name) =====
+    selection_strategy: Strategy = Field(description=_help("SELECTION_STRATEGY"))
+
+    # ===== Tier 2: selection parameters, one per contract variable =====
+    use_case: UseCase = _default("USE_CASE")
+    id_field: str = _default("ID_FIELD")
+    label_field: str = _default("LABEL_FIELD")
+    output_format: OutputFormat = _default("OUTPUT_FORMAT")
+    score_field_prefix: str = _default("SCORE_FIELD_PREFIX")
+    score_field: str = _default("SCORE_FIELD")
+    random_seed: int = _default("RANDOM_SEED", ge=0)
+    prob_sum_tolerance: float = _default("PROB_SUM_TOLERANCE", ge=0.0, lt=1.0)
+    normalize_scores: bool = _default("NORMALIZE_SCORES")
+    check_unique_ids: bool = _default("CHECK_UNIQUE_IDS")
+    confidence_threshold: float = _default("CONFIDENCE_THRESHOLD", ge=0.5, le=1.0)
+    max_samples: int = _default("MAX_SAMPLES", ge=0)
+    k_per_class: int = _default("K_PER_CLASS", ge=1)
+    uncertainty_mode: UncertaintyMode = _default("UNCERTAINTY_MODE")
+    batch_size: int = _default("BATCH_SIZE", ge=1)
+    metric: Metric = _default("METRIC")
+    feature_fields: tuple[str, ...] = _default("FEATURE_FIELDS")
+    kmeans_rounds: int = _default("KMEANS_ROUNDS", ge=1)
+    spark_log_level: str = _default("SPARK_LOG_LEVEL")
+
+    # ===== Tier 2: the step and its Spark cluster =====
+    job_type: str | None = Field(default=None, description="--job_type; default from strategy")
+    overwrite_outputs: bool = Field(
+        default=False, description="pass --overwrite (fixed S3 outputs with instance count > 1)"
+    )
+    framework_version: Literal["3.5"] = "3.5"
+    py_version: Literal["py312"] = "py312"
+    container_version: str = Field(default="1", pattern=r"^[0-9]+$")
+    image_uri: str | None = Field(default=None, description="override, e.g. a private ECR mirror")
+    spark_executor_memory: str | None = None
+    spark_executor_cores: int | None = Field(default=None, ge=1)
+    spark_driver_memory: str | None = None
+    spark_sql_shuffle_partitions: int | None = Field(default=None, ge=1)
+    spark_defaults: dict[str, str] = Field(default_factory=dict, description="more spark.* keys")
+    spark_event_logs_s3_uri: str | None = None
+
+    @field_validator("feature_fields", mode="before")
+    @classmethod
+    def _split_fields(cls, value: object) -> object:
+        # Accept the variable's own comma-separated form as well as a list.
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("feature_fields")
+    @classmethod
+    def _plain_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not name.strip() or "," in name:
+                raise ValueError(f"feature_fields entry {name!r} must be a non-empty column name")
+        return value
+
+    @field_validator("spark_log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in SPARK_LOG_LEVELS:
+            raise ValueError(f"spark_log_level {value!r} is not one of {', '.join(SPARK_LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("job_type")
+    @classmethod
+    def _job_type(cls, value: str | None) -> str | None:
+        if value is not None and value not in JOB_TYPES:
+            raise ValueError(f"job_type {value!r} is not one of {', '.join(JOB_TYPES)}")
+        return value
+
+    @field_validator("spark_executor_memory", "spark_driver_memory")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None and not _MEMORY.match(value):
+            raise ValueError(f"memory {value!r} must be a size with a unit, e.g. 4g or 512m")
+        return value
+
+    @field_validator("spark_defaults")
+    @classmethod
+    def _spark_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key.startswith("spark."):
+                raise ValueError(f"spark_defaults key {key!r} must start with 'spark.'")
+            if key in _TYPED_SPARK_KEYS:
+                raise ValueError(f"set {key} through the field {_TYPED_SPARK_KEYS[key]!r}")
+        return value
+
+    @field_validator("spark_event_logs_s3_uri", "image_uri")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank; leave it out instead")
+        return value
+
+    @field_validator("spark_event_logs_s3_uri")
+    @classmethod
+    def _s3(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("s3://", "s3a://")):
+            raise ValueError(f"spark_event_logs_s3_uri {value!r} must be an s3:// URI")
+        return value
+
+    @model_validator(mode="after")
+    def _valid_for_the_job(self) -> ActiveSampleSelectionConfig:
+        # The engine's own checks over every variable (not only the family sent), so a
+        # config that builds is a config the job accepts; its errors are ValueErrors.
+        SelectionParams.from_env(self.all_environment_variables())
+        return self
+
+    # ===== Tier 3: derived =====
+    @property
+    def family(self) -> Family:
+        return Family.SSL if self.selection_strategy in SSL_STRATEGIES else Family.ACTIVE_LEARNING
+
+    @property
+    def resolved_job_type(self) -> str:
+        """job_type, or the job type named after the strategy's family."""
+        if self.job_type is not None:
+            return self.job_type
+        return next(t for t in JOB_TYPES if t.startswith(self.family.value))
+
+    @property
+    def reads_s3_directly(self) -> bool:
+        """With several instances, Spark reads and writes S3 instead of node-local channels."""
+        return self.processing_instance_count > 1
+
+    @property
+    def spark_properties(self) -> dict[str, str]:
+        typed = {key: getattr(self, name) for key, name in _TYPED_SPARK_KEYS.items()}
+        merged = {k: str(v) for k, v in typed.items() if v is not None} | self.spark_defaults
+        return dict(sorted(merged.items()))  # sorted: the uploaded file's hash is its S3 path
+
+    @property
+    def spark_configuration(self) -> list[dict[str, Any]] | None:
+        """EMR-style classification for PySparkProcessor.run(configuration=...), if any."""
+        properties = self.spark_properties
+        if not properties:
+            return None
+        return [{"Classification": "spark-defaults", "Properties": properties}]
+
+    # ===== Environment =====
+    def all_environment_variables(self) -> dict[str, str]:
+        return {v.name: _env_text(getattr(self, v.name.lower())) for v in ENV_VARS}
+
+    def get_environment_variables(self) -> dict[str, str]:
+        """The job's environment: common, runtime and the chosen strategy family's variables."""
+        names = {v.name for v in env_vars_for(self.selection_strategy)}
+        names |= {v.name for v in ENV_VARS if v.family is Family.RUNTIME}
+        return {k: v for k, v in self.all_environment_variables().items() if k in names}
