@@ -205,7 +205,8 @@ def fetch_selected(
     id_type = df.schema[id_col].dataType
     literals = [F.lit(v).cast(id_type) for v in picked_ids]
     ident = F.col(id_col)
-    rank = F.array_position(F.array(*literals), ident).cast("long")
+    pairs = [c for rank, lit in enumerate(literals, start=1) for c in (lit, F.lit(rank))]
+    rank = F.element_at(F.create_map(*pairs), ident).cast("long")
     picked = df.filter(ident.isin(*literals)).withColumn(SELECTION_RANK, rank)
     picked = picked.orderBy(F.col(SELECTION_RANK), ident).limit(len(picked_ids))
     out = picked.withColumn(UNCERTAINTY_SCORE, uncertainty(mode, scores.probabilities(picked)))

@@ -1,12 +1,16 @@
 """Reading prediction sets (CSV, TSV, Parquet) from local paths or URIs through Hadoop's FileSystem.
 
 CSV and TSV are read with an explicit schema so that Spark never silently turns a bad value
-into null: the schema comes from a small sample of the first file, every value that does not
-fit it lands in a corrupt-record column, and the job's checks count those rows.
+into null: the schema comes from a small sample of the first file that has data rows, every value
+that does not fit it lands in a corrupt-record column, and the job's checks count those rows.
+Quoting follows RFC 4180 (a quote inside a quoted field is doubled, as pandas and the job's own
+CSV output write it), so quoted ids are read back exactly as they were written.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -73,12 +77,33 @@ def check_uri(path: str, what: str) -> str:
     return path
 
 
-def redact(path: str) -> str:
-    """A path fit for logs: user info (keys) stripped from URIs."""
-    parsed = urlparse(path)
-    if parsed.username or parsed.password:
-        return parsed._replace(netloc=parsed.hostname or "").geturl()
-    return path
+# scheme://userinfo@ where userinfo is "key" or "key:secret"; an unencoded secret may hold "/".
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?:[^/@\s]+@|[^/@\s]*:[^@\s]*@)")
+
+
+def redact(text: str) -> str:
+    """`text` (a path, URI or message) fit for logs: user info (keys, secrets) stripped from URIs.
+
+    `s3a://KEY:SECRET@bucket/in` becomes `s3a://bucket/in`, also when SECRET holds an
+    unencoded '/', as AWS secret keys often do.
+    """
+    return _USERINFO.sub(lambda m: m.group("scheme"), text)
+
+
+def cause_line(exc: BaseException) -> str:
+    """The innermost `SomeException: message` of a (possibly JVM) error, on one line, redacted."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    line = next((ln for ln in lines if _JAVA_EXCEPTION.search(ln)), lines[0] if lines else "")
+    matches = list(_JAVA_EXCEPTION.finditer(line))
+    if matches:
+        line = line[matches[-1].start("name") :]
+    return redact(line or type(exc).__name__)[:500]
+
+
+# `java.lang.RuntimeException: ` or `org.apache.spark.SparkException: ` inside a message.
+_JAVA_EXCEPTION = re.compile(
+    r"(?:^|[\s:(])(?:[a-z_$][\w$]*\.)+(?P<name>[A-Z][\w$]*(?:Exception|Error)): "
+)
 
 
 def hadoop_fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
@@ -106,12 +131,70 @@ def _format_of(name: str) -> str | None:
     return None
 
 
+def _local_path(path: str) -> str | None:
+    """The OS path of a local or file:// path, None for remote URIs."""
+    parsed = urlparse(path)
+    if parsed.scheme.lower() == "file":
+        return parsed.path
+    return path if len(parsed.scheme) <= 1 else None
+
+
+def _check_local_entries(root: str) -> None:
+    """Refuse local input that Hadoop's listing would silently skip.
+
+    Hadoop's local FileSystem leaves out entries it cannot stat (a dangling symlink, a file
+    deleted while listing), so a file the user put there would be dropped without a word.
+    """
+    if os.path.islink(root) and not os.path.exists(root):
+        raise SelectionInputError(f"input path {root!r} is a symlink to a missing file")
+    if not os.path.isdir(root):
+        if os.path.exists(root) and not os.access(root, os.R_OK):
+            raise SelectionInputError(f"input file {root!r} is not readable (permission denied)")
+        return
+
+    def refuse(error: OSError) -> None:
+        raise SelectionInputError(
+            f"cannot read input directory {error.filename!r}: {error.strerror}"
+        )
+
+    for directory, subdirs, names in os.walk(root, onerror=refuse):
+        subdirs[:] = [d for d in subdirs if not _is_hidden(d)]
+        for name in names:
+            full = os.path.join(directory, name)
+            if _is_hidden(name):
+                continue
+            if not os.path.exists(full):
+                raise SelectionInputError(
+                    f"input file {full!r} cannot be read: it is a symlink to a missing file"
+                )
+            if not os.access(full, os.R_OK):
+                raise SelectionInputError(
+                    f"input file {full!r} is not readable (permission denied)"
+                )
+
+
 def list_data_files(spark: SparkSession, path: str) -> tuple[list[DataFile], list[str]]:
-    """Data files under `path` (a file or a directory, recursively) and warnings for skipped ones."""
+    """Data files under `path` (a file or a directory, recursively), warnings for skipped ones."""
     fs, jpath = hadoop_fs(spark, path)
     shown = redact(path)
-    if not fs.exists(jpath):
+    try:
+        exists = fs.exists(jpath)
+    except Exception as exc:  # e.g. access denied on a bucket
+        raise SelectionInputError(f"cannot access input path {shown!r}: {cause_line(exc)}") from exc
+    if not exists:
         raise SelectionInputError(f"input path {shown!r} does not exist")
+    local = _local_path(path)
+    if local is not None:
+        _check_local_entries(local)
+    try:
+        return _list(fs, jpath, shown)
+    except SelectionInputError:
+        raise
+    except Exception as exc:  # an unreadable directory below the input, a listing error
+        raise SelectionInputError(f"cannot list input path {shown!r}: {cause_line(exc)}") from exc
+
+
+def _list(fs: Any, jpath: Any, shown: str) -> tuple[list[DataFile], list[str]]:
     files: list[DataFile] = []
     warnings: list[str] = []
     unknown: list[str] = []
@@ -138,7 +221,9 @@ def list_data_files(spark: SparkSession, path: str) -> tuple[list[DataFile], lis
             "expected .csv, .tsv or .parquet (optionally compressed)"
         )
     if not files:
-        raise SelectionInputError(f"input path {shown!r} holds no non-empty csv, tsv or parquet file")
+        raise SelectionInputError(
+            f"input path {shown!r} holds no non-empty csv, tsv or parquet file"
+        )
     formats = sorted({f.format for f in files})
     if len(formats) > 1:
         raise SelectionInputError(
@@ -164,20 +249,22 @@ def read_predictions(
     except SelectionInputError:
         raise
     except Exception as exc:  # Spark reports unreadable files as JVM errors; name the input.
-        first_line = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc)
-        raise SelectionInputError(f"cannot read {fmt} input {redact(path)!r}: {first_line}") from exc
+        raise SelectionInputError(
+            f"cannot read {fmt} input {redact(path)!r}: {cause_line(exc)}"
+        ) from exc
     return Predictions(df=df, format=fmt, files=tuple(files), warnings=tuple(warnings))
 
 
 def _read_delimited(
     spark: SparkSession, paths: list[str], sep: str, id_field: str, label_field: str
 ) -> DataFrame:
-    schema = _sample_schema(spark, paths[0], sep, id_field, label_field)
+    schema = _sample_schema(spark, paths, sep, id_field, label_field)
     with_corrupt = StructType([*schema.fields, StructField(CORRUPT_RECORD, StringType(), True)])
     return (
         spark.read.schema(with_corrupt)
         .option("header", True)
         .option("sep", sep)
+        .option("escape", '"')
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
         # Compare each file's header with the schema, so files with other columns fail loudly.
@@ -188,28 +275,51 @@ def _read_delimited(
 
 
 def _sample_schema(
-    spark: SparkSession, first_file: str, sep: str, id_field: str, label_field: str
+    spark: SparkSession, paths: list[str], sep: str, id_field: str, label_field: str
 ) -> StructType:
-    """Column types from the first lines of one file, without a pass over the whole input.
+    """Column types from the first lines of the first file with data, without a pass over the input.
 
     Numeric columns become double (any number parses as one), id and label keep integer types
-    when every sampled value is an integer, everything else stays a string so it is written back
-    as it was read.
+    when every sampled value is written as a plain integer (so '007' stays '007'), everything else
+    stays a string so it is written back as it was read. Files holding only a header are passed
+    over (Spark reads them as zero rows); if every file is like that the input has no rows.
     """
-    lines = [r.value for r in spark.read.text(first_file).limit(_SAMPLE_LINES + 1).collect()]
-    if not lines or not lines[0].strip():
-        raise SelectionInputError(f"{first_file!r} has no header line")
-    if len(lines) == 1:
-        # A header alone: no types to infer; Spark reads zero rows.
-        names = [n.strip().strip('"') for n in lines[0].split(sep)]
-        return StructType([StructField(n, StringType(), True) for n in names])
-    sample = spark.read.csv(
-        spark.sparkContext.parallelize(lines, 1), header=True, inferSchema=True, sep=sep
-    )
+    lines: list[str] = []
+    for path in paths:
+        lines = [r.value for r in spark.read.text(path).limit(_SAMPLE_LINES + 1).collect()]
+        if not lines or not lines[0].strip():
+            raise SelectionInputError(f"{redact(path)!r} has no header line")
+        if any(line.strip() for line in lines[1:]):
+            break
+    else:
+        raise SelectionInputError(
+            f"the input holds no data rows: {len(paths)} file(s) with a header line only"
+        )
+    names = [n.strip().strip('"') for n in lines[0].lstrip("\ufeff").split(sep)]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise SelectionInputError(
+            f"the header names column(s) {', '.join(repr(n) for n in repeated)} more than once"
+        )
+    rows: Any = spark.sparkContext.parallelize(lines, 1)  # DataFrameReader.csv takes an RDD too
+    options: dict[str, bool | str] = {"header": True, "sep": sep, "escape": '"'}
+    sample = spark.read.options(**options).csv(rows, inferSchema=True)
+    keys = [c for c in (id_field, label_field) if c and c in names]
+    plain_ints: dict[str, bool] = {}
+    if keys:
+        raw = spark.read.options(**options).csv(rows).select(*keys).collect()
+        plain_ints = {c: all(r[c] is None or _PLAIN_INT.fullmatch(r[c]) for r in raw) for c in keys}
     fields = []
     for fld in sample.schema.fields:
-        fields.append(StructField(fld.name, _widen(fld, id_field, label_field), True))
+        dtype = _widen(fld, id_field, label_field)
+        if isinstance(dtype, LongType) and not plain_ints.get(fld.name, True):
+            dtype = StringType()
+        fields.append(StructField(fld.name, dtype, True))
     return StructType(fields)
+
+
+# An integer that Spark writes back as it was read: no leading zero, '+' or blank.
+_PLAIN_INT = re.compile(r"0|-?[1-9][0-9]*")
 
 
 def _widen(fld: StructField, id_field: str, label_field: str) -> DataType:

@@ -143,10 +143,15 @@ def unresolved_error(
         else:
             outputs = ", ".join(upstream.outputs) or "no outputs"
             searched.append(f"{step_name(step)} ({upstream.step_type}: {outputs})")
+    ways = [f"an output named {dependency.logical_name!r} (or aliased so)"]
+    if dependency.semantic_keywords and dependency.compatible_sources:
+        ways.append(
+            f"an output named one of {list(dependency.semantic_keywords)} from a step of type "
+            f"{list(dependency.compatible_sources)}"
+        )
     return DependencyResolutionError(
         f"{spec.step_type}: required input {dependency.logical_name!r} is not resolved. "
-        f"Pass inputs={{{dependency.logical_name!r}: <S3 URI or step property>}}, or a dependency "
-        f"whose specification has an output named {dependency.logical_name!r}, or one of "
-        f"{list(dependency.semantic_keywords)} from a step of type "
-        f"{list(dependency.compatible_sources)}. Searched: {'; '.join(searched) or 'no dependencies'}."
+        f"Pass inputs={{{dependency.logical_name!r}: <S3 URI or step property>}}, or a "
+        f"dependency whose attached specification has {' or '.join(ways)}. "
+        f"Searched: {'; '.join(searched) or 'no dependencies'}."
     )

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from selection.errors import SelectionConfigError, SelectionInputError
+from selection.io import check_uri, list_data_files, read_predictions, redact
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+HEADER = "id,label,note,f0,prob_class_0,prob_class_1\n"
+
+
+def test_csv_types_come_from_a_sample_of_the_first_file(spark: SparkSession, tmp_path: Path) -> None:
+    _write(tmp_path / "a.csv", HEADER + "1,0,x,1,0.2,0.8\n2,1,y,2.5,0.6,0.4\n")
+    _write(tmp_path / "b.csv", HEADER + "3,1,z,3,1,0\n")
+    got = read_predictions(spark, str(tmp_path), id_field="id", label_field="label")
+    types = dict(got.df.dtypes)
+    assert (types["id"], types["label"], types["note"]) == ("bigint", "bigint", "string")
+    assert types["f0"] == types["prob_class_0"] == "double"
+    assert got.corrupt_column == "_corrupt_record"
+    assert got.df.count() == 3
+    assert [f.path.rsplit("/", 1)[1] for f in got.files] == ["a.csv", "b.csv"]
+
+
+def test_non_integral_ids_are_read_as_text(spark: SparkSession, tmp_path: Path) -> None:
+    _write(tmp_path / "a.csv", "id,prob_class_0,prob_class_1\n007,0.5,0.5\nab-1,0.5,0.5\n")
+    df = read_predictions(spark, str(tmp_path / "a.csv"), id_field="id").df
+    assert dict(df.dtypes)["id"] == "string"
+    assert sorted(r["id"] for r in df.collect()) == ["007", "ab-1"]
+
+
+def test_tsv_and_gzip_are_recognised(spark: SparkSession, tmp_path: Path) -> None:
+    with gzip.open(tmp_path / "part.tsv.gz", "wt") as handle:
+        handle.write("id\tprob_class_0\tprob_class_1\n1\t0.5\t0.5\n2\t0.1\t0.9\n")
+    got = read_predictions(spark, str(tmp_path), id_field="id")
+    assert got.format == "tsv"
+    assert got.df.count() == 2
+
+
+def test_hidden_files_are_skipped_and_empty_files_warned(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    _write(tmp_path / "part-0.csv", "id,prob_class_0,prob_class_1\n1,0.5,0.5\n")
+    _write(tmp_path / "part-1.csv", "")
+    _write(tmp_path / "_SUCCESS", "")
+    _write(tmp_path / ".part-0.csv.crc", "junk")
+    _write(tmp_path / "_temporary" / "x.csv", "junk")
+    files, warnings = list_data_files(spark, str(tmp_path))
+    assert [f.path.rsplit("/", 1)[1] for f in files] == ["part-0.csv"]
+    assert warnings == ["skipped empty file 'part-1.csv'"]
+
+
+def test_parquet_directories_are_read(spark: SparkSession, tmp_path: Path) -> None:
+    spark.range(5).selectExpr("id", "0.5 AS prob_class_0", "0.5 AS prob_class_1").write.parquet(
+        str(tmp_path / "p")
+    )
+    got = read_predictions(spark, str(tmp_path / "p"), id_field="id")
+    assert got.format == "parquet"
+    assert got.corrupt_column is None
+    assert got.df.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("files", "fragment"),
+    [
+        ({}, "does not exist"),
+        ({"a.csv": ""}, "holds no non-empty csv, tsv or parquet file"),
+        ({"a.csv": "id\n1\n", "b.json": "{}"}, "unknown format: b.json"),
+        ({"a.csv": "id\n1\n", "b.tsv": "id\n1\n"}, "input mixes formats (csv, tsv)"),
+    ],
+)
+def test_unusable_inputs_are_named(
+    spark: SparkSession, tmp_path: Path, files: dict[str, str], fragment: str
+) -> None:
+    root = tmp_path / "in"
+    if files:
+        for name, text in files.items():
+            _write(root / name, text)
+    with pytest.raises(SelectionInputError) as info:
+        list_data_files(spark, str(root))
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("uri", ["/data/x", "file:///data/x", "s3://b/k", "s3a://b/k", "rel/x"])
+def test_allowed_schemes(uri: str) -> None:
+    assert check_uri(uri, "input") == uri
+
+
+@pytest.mark.parametrize("uri", ["http://example.com/x", "hdfs://nn/x", "gs://b/k", "ftp://h/x"])
+def test_other_schemes_are_refused(uri: str) -> None:
+    with pytest.raises(SelectionConfigError, match="use a local path or file://, s3://, s3a://"):
+        check_uri(uri, "input")
+
+
+def test_redact_strips_credentials() -> None:
+    shown = redact("s3a://AKIAEXAMPLE:secretkey@bucket/prefix/data.csv")
+    assert shown == "s3a://bucket/prefix/data.csv"
+    assert redact("s3://bucket/k") == "s3://bucket/k"
