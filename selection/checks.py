@@ -24,6 +24,7 @@ from selection.names import (
 )
 
 RESERVED_COLUMNS = (PSEUDO_LABEL, CONFIDENCE, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)
+_EXAMPLE_CHARS = 120  # of a line that does not parse, shown in the error
 
 
 def check_schema(df: DataFrame, *, id_field: str, label_field: str) -> None:
@@ -90,8 +91,11 @@ class DataChecks:
         metrics = [F.count(F.lit(1)).alias("rows")]
         for name, condition in self._conditions().items():
             metrics.append(F.count(F.when(condition, 1)).alias(name))
-            example = F.when(condition, F.col(self.id_field).cast("string"))
-            metrics.append(F.min(example).alias(name + "_example"))
+            shown = F.col(self.id_field).cast("string")
+            if name == "corrupt" and self.corrupt_column:
+                # The id of a line that does not parse is often null: show the line itself.
+                shown = F.substring(F.col(self.corrupt_column), 1, _EXAMPLE_CHARS)
+            metrics.append(F.min(F.when(condition, shown)).alias(name + "_example"))
         return df.observe(self.observation, *metrics)
 
     def results(self) -> dict[str, Any]:
@@ -104,8 +108,7 @@ class DataChecks:
         if m.get("corrupt"):
             raise SelectionInputError(
                 f"{m['corrupt']} input line(s) do not parse (wrong number of fields or a value "
-                f"of the wrong type), e.g. the line with id {example('corrupt')!r}; fix or "
-                "remove them"
+                f"of the wrong type), e.g. {example('corrupt')!r}; fix or remove them"
             )
         if m["null_id"]:
             raise SelectionInputError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import re
 
 import pytest
 
@@ -90,5 +91,12 @@ def test_framework_requirements_match_the_package_metadata() -> None:
         requires = importlib.metadata.requires("active-sample-selection") or []
     except importlib.metadata.PackageNotFoundError:
         pytest.skip("project not installed")
-    runtime = {r.replace(" ", "") for r in requires if "extra ==" not in r}
-    assert runtime == {name + spec for name, spec in CONTRACT.framework_requirements.items()}
+    def parts(name: str, spec: str) -> tuple[str, frozenset[str]]:
+        return name, frozenset(spec.replace(" ", "").split(","))
+
+    runtime = dict(
+        parts(*re.match(r"([A-Za-z0-9_.-]+)(.*)", r).groups())  # type: ignore[union-attr]
+        for r in requires
+        if "extra ==" not in r
+    )
+    assert runtime == dict(parts(*item) for item in CONTRACT.framework_requirements.items())

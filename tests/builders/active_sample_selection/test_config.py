@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from builders import ActiveSampleSelectionConfig
+from builders.active_sample_selection.contract import ACTIVE_SAMPLE_SELECTION_CONTRACT
+from selection.errors import SelectionConfigError
+from selection.names import (
+    AL_STRATEGIES,
+    ENV_VARS,
+    OPTIONAL_ENV_VARS,
+    REQUIRED_ENV_VARS,
+    SSL_STRATEGIES,
+    STRATEGIES_BY_USE_CASE,
+    Family,
+    Strategy,
+    UseCase,
+)
+from selection.params import SelectionParams
+from tests.builders.helpers import BASE_FIELDS, CONF
+
+
+def config(**fields: Any) -> ActiveSampleSelectionConfig:
+    return ActiveSampleSelectionConfig(
+        **{**BASE_FIELDS, "selection_strategy": "confidence_threshold", **fields}
+    )
+
+
+@pytest.mark.parametrize("use_case", list(UseCase))
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_strategy_and_use_case(strategy: Strategy, use_case: UseCase) -> None:
+    if strategy in STRATEGIES_BY_USE_CASE[use_case]:
+        assert config(selection_strategy=strategy, use_case=use_case).selection_strategy is strategy
+        return
+    with pytest.raises(SelectionConfigError) as engine:
+        SelectionParams(strategy=strategy, use_case=use_case)
+    # The config raises the engine's own message, word for word.
+    with pytest.raises(ValueError, match="NOT valid for") as raised:
+        config(selection_strategy=strategy, use_case=use_case)
+    assert str(engine.value) in str(raised.value)
+
+
+def test_mismatch_messages_name_the_use_case() -> None:
+    with pytest.raises(ValueError, match="Strategy 'uncertainty' is NOT valid for SSL"):
+        config(selection_strategy="uncertainty", use_case="ssl")
+    with pytest.raises(ValueError, match="Strategy 'top_k_per_class' is NOT valid for active"):
+        config(selection_strategy="top_k_per_class", use_case="active_learning")
+
+
+def test_strategy_is_essential() -> None:
+    assert "selection_strategy" in ActiveSampleSelectionConfig.tiers()["essential"]
+    with pytest.raises(ValueError, match="selection_strategy\n  Field required"):
+        ActiveSampleSelectionConfig(**BASE_FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("selection_strategy", "random", "Input should be"),
+        ("use_case", "semi", "Input should be"),
+        ("output_format", "json", "Input should be"),
+        ("uncertainty_mode", "variance", "Input should be"),
+        ("metric", "manhattan", "Input should be"),
+        ("confidence_threshold", 0.49, "greater than or equal to 0.5"),
+        ("confidence_threshold", 1.01, "less than or equal to 1"),
+        ("max_samples", -1, "greater than or equal to 0"),
+        ("k_per_class", 0, "greater than or equal to 1"),
+        ("batch_size", 0, "greater than or equal to 1"),
+        ("kmeans_rounds", 0, "greater than or equal to 1"),
+        ("random_seed", -1, "greater than or equal to 0"),
+        ("prob_sum_tolerance", 1.0, "less than 1"),
+        ("prob_sum_tolerance", -0.1, "greater than or equal to 0"),
+        ("normalize_scores", "maybe", "valid boolean"),
+        ("check_unique_ids", "maybe", "valid boolean"),
+        ("batch_size", 2.5, "valid integer"),
+        ("id_field", "", "ID_FIELD must not be empty"),
+        ("score_field_prefix", "", "SCORE_FIELD_PREFIX"),
+        ("feature_fields", ["a", " "], "non-empty column name"),
+        ("spark_log_level", "LOUD", "not one of"),
+        ("job_type", "training", "not one of"),
+        ("framework_version", "3.3", "Input should be '3.5'"),
+        ("py_version", "py39", "Input should be 'py312'"),
+        ("container_version", "v1", "should match pattern"),
+        ("image_uri", " ", "must not be blank"),
+        ("spark_executor_memory", "4", "size with a unit"),
+        ("spark_driver_memory", "lots", "size with a unit"),
+        ("spark_executor_cores", 0, "greater than or equal to 1"),
+        ("spark_sql_shuffle_partitions", 0, "greater than or equal to 1"),
+        ("spark_defaults", {"executor.memory": "4g"}, "must start with 'spark.'"),
+        ("spark_defaults", {"spark.executor.memory": "4g"}, "through the field"),
+        ("spark_event_logs_s3_uri", "/tmp/events", "must be an s3:// URI"),
+        ("selection_stratgy", "badge", "Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_field(field: str, value: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        config(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "accepted", "refused"),
+    [
+        ("CONFIDENCE_THRESHOLD", ("0.5", "1.0"), ("0.4999", "1.0001")),
+        ("MAX_SAMPLES", ("0",), ("-1",)),
+        ("K_PER_CLASS", ("1",), ("0",)),
+        ("BATCH_SIZE", ("1",), ("0",)),
+        ("KMEANS_ROUNDS", ("1",), ("0",)),
+        ("RANDOM_SEED", ("0",), ("-1",)),
+        ("PROB_SUM_TOLERANCE", ("0", "0.999"), ("1", "-0.001")),
+    ],
+)
+def test_field_bounds_are_the_engines_bounds(
+    field: str, accepted: tuple[str, ...], refused: tuple[str, ...]
+) -> None:
+    for text, ok in [(t, True) for t in accepted] + [(t, False) for t in refused]:
+        env = {"SELECTION_STRATEGY": "uncertainty", field: text}
+        try:
+            SelectionParams.from_env(env)
+            engine_ok = True
+        except SelectionConfigError:
+            engine_ok = False
+        try:
+            config(selection_strategy="uncertainty", **{field.lower(): text})
+            config_ok = True
+        except ValueError:
+            config_ok = False
+        assert (engine_ok, config_ok) == (ok, ok), (field, text)
+
+
+def test_every_contract_variable_is_a_field_and_required_ones_are_essential() -> None:
+    fields = ActiveSampleSelectionConfig.model_fields
+    assert all(v.name.lower() in fields for v in ENV_VARS)
+    essential = ActiveSampleSelectionConfig.tiers()["essential"]
+    assert all(name.lower() in essential for name in REQUIRED_ENV_VARS)
+
+
+def test_defaults_are_the_contract_defaults() -> None:
+    env = config().all_environment_variables()
+    assert env == {**OPTIONAL_ENV_VARS, "SELECTION_STRATEGY": "confidence_threshold"}
+    assert set(env) == set(ACTIVE_SAMPLE_SELECTION_CONTRACT.env_var_names)
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_environment_holds_only_the_strategy_family(strategy: Strategy) -> None:
+    env = config(selection_strategy=strategy).get_environment_variables()
+    family = Family.SSL if strategy in SSL_STRATEGIES else Family.ACTIVE_LEARNING
+    expected = {v.name for v in ENV_VARS if v.family in (Family.COMMON, Family.RUNTIME, family)}
+    assert set(env) == expected
+    assert ("CONFIDENCE_THRESHOLD" in env) == (strategy in SSL_STRATEGIES)
+    assert ("BATCH_SIZE" in env) == (strategy in AL_STRATEGIES)
+
+
+def test_environment_parses_back_to_the_configured_values() -> None:
+    chosen = config(
+        selection_strategy="badge", use_case="active_learning", batch_size=64, metric="cosine",
+        feature_fields="emb_0, emb_1", normalize_scores=True, prob_sum_tolerance=1e-5,
+        id_field="user_id", label_field="label", output_format="parquet", spark_log_level="info",
+    )
+    params = SelectionParams.from_env(chosen.get_environment_variables())
+    assert params.strategy is Strategy.BADGE and params.use_case is UseCase.ACTIVE_LEARNING
+    assert (params.batch_size, params.metric, params.feature_fields) == (64, "cosine",
+                                                                       ("emb_0", "emb_1"))
+    assert (params.normalize_scores, params.prob_sum_tolerance) == (True, 1e-5)
+    assert (params.id_field, params.label_field, params.output_format) == ("user_id", "label",
+                                                                         "parquet")
+    assert chosen.get_environment_variables()["SPARK_LOG_LEVEL"] == "INFO"
+
+
+def test_job_type_follows_the_strategy_unless_given() -> None:
+    assert config().resolved_job_type == "ssl_selection"
+    assert config(selection_strategy="diversity").resolved_job_type == "active_learning_selection"
+    assert config(job_type="active_learning_selection").resolved_job_type == (
+        "active_learning_selection"
+    )
+
+
+def test_spark_configuration() -> None:
+    assert config().spark_configuration is None
+    chosen = config(
+        spark_sql_shuffle_partitions=64, spark_executor_memory="8g",
+        spark_defaults={"spark.sql.adaptive.enabled": "true"},
+    )
+    assert chosen.spark_configuration == [{
+        "Classification": "spark-defaults",
+        "Properties": {
+            "spark.executor.memory": "8g",
+            "spark.sql.adaptive.enabled": "true",
+            "spark.sql.shuffle.partitions": "64",
+        },
+    }]
+
+
+def test_several_instances_read_s3_directly() -> None:
+    assert not config().reads_s3_directly
+    assert config(processing_instance_count=2).reads_s3_directly
+
+
+def test_conf_examples() -> None:
+    ssl = ActiveSampleSelectionConfig.from_file(CONF / "ssl_step.yaml")
+    al = ActiveSampleSelectionConfig.from_file(CONF / "active_learning_step.yaml")
+    assert (ssl.use_case, ssl.family, ssl.reads_s3_directly) == ("ssl", Family.SSL, False)
+    assert (al.use_case, al.family, al.reads_s3_directly) == (
+        "active_learning", Family.ACTIVE_LEARNING, True
+    )
+    with pytest.raises(ValueError, match="NOT valid for SSL"):
+        ActiveSampleSelectionConfig.from_file(CONF / "ssl_step.yaml", selection_strategy="badge")

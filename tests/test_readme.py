@@ -1,0 +1,37 @@
+"""The README's configuration table and library example stay true to the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from selection.names import ENV_VARS
+from tests.helpers import prediction_rows
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_configuration_table_lists_every_variable_with_its_default() -> None:
+    table = dict(re.findall(r"^\| ([A-Z_]+) \| ([^|]+) \|", README, flags=re.MULTILINE))
+    for var in ENV_VARS:
+        assert var.name in table, f"{var.name} is missing from the README table"
+        shown = table[var.name].strip()
+        expected = "(required)" if var.default is None else (var.default or '""')
+        assert shown == expected, f"README says {var.name} defaults to {shown}, code says {expected}"
+
+
+def test_library_example_runs(spark: SparkSession) -> None:
+    block = re.search(r"```python\n(.*?)```", README, flags=re.DOTALL)
+    assert block is not None
+    rows = prediction_rows(50, classes=5, seed=2)
+    predictions = spark.createDataFrame(rows)
+    llm_predictions = predictions.select(
+        "id", *[(predictions[f"prob_class_{c}"] * 3).alias(f"llm_{c}") for c in range(5)]
+    )
+    scope = {"predictions": predictions, "llm_predictions": llm_predictions}
+    exec(block.group(1), scope)
+    assert scope["to_label"].count() == 50  # type: ignore[attr-defined]
+    assert scope["llm"].count() == 50  # type: ignore[attr-defined]
+    assert scope["per_class"].count() == 50  # type: ignore[attr-defined]
