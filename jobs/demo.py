@@ -74,10 +74,14 @@ def run_selection(
 ) -> dict[str, Any]:
     out, meta = workdir / name / "selected", workdir / name / "metadata"
     argv = [
-        "--job_type", job_type,
-        "--input", str(workdir / "predictions"),
-        "--output", str(out),
-        "--metadata-output", str(meta),
+        "--job_type",
+        job_type,
+        "--input",
+        str(workdir / "predictions"),
+        "--output",
+        str(out),
+        "--metadata-output",
+        str(meta),
         "--overwrite",
     ]
     code = run_job(argv, {**env, "LABEL_FIELD": "label"}, spark)
@@ -91,8 +95,10 @@ def run_selection(
 
 def show(title: str, metadata: dict[str, Any], columns: Sequence[str]) -> None:
     print(f"\n{title}")
-    print(f"  input rows {metadata['input_rows']}, selected {metadata['selected_rows']}, "
-          f"per predicted class {metadata['per_class_selected']}")
+    print(
+        f"  input rows {metadata['input_rows']}, selected {metadata['selected_rows']}, "
+        f"per predicted class {metadata['per_class_selected']}"
+    )
     print(f"  written to {metadata['_output']}")
     print("  " + "  ".join(f"{c:>18}" for c in columns))
     for row in metadata["_rows"][:5]:
@@ -109,38 +115,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
     n = write_predictions(workdir / "predictions")
-    print(f"predicted {n} digit images with a model trained on {LABELLED} labels "
-          f"-> {workdir / 'predictions'}")
+    print(
+        f"predicted {n} digit images with a model trained on {LABELLED} labels "
+        f"-> {workdir / 'predictions'}"
+    )
 
     from selection.session import get_session
 
     spark = get_session("local[2]")
     try:
         ssl = run_selection(
-            "ssl", workdir,
+            "ssl",
+            workdir,
             {"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "0.9"},
-            spark, "ssl_selection",
+            spark,
+            "ssl_selection",
         )
         al = run_selection(
-            "active_learning", workdir,
-            {"SELECTION_STRATEGY": "uncertainty", "UNCERTAINTY_MODE": "margin",
-             "BATCH_SIZE": "20"},
-            spark, "active_learning_selection",
+            "active_learning",
+            workdir,
+            {"SELECTION_STRATEGY": "uncertainty", "UNCERTAINTY_MODE": "margin", "BATCH_SIZE": "20"},
+            spark,
+            "active_learning_selection",
         )
     finally:
         spark.stop()
 
-    show("SSL: confidence_threshold >= 0.9 (pseudo-labels)", ssl,
-         ["selection_rank", "id", "label", PSEUDO_LABEL, CONFIDENCE])
+    show(
+        "SSL: confidence_threshold >= 0.9 (pseudo-labels)",
+        ssl,
+        ["selection_rank", "id", "label", PSEUDO_LABEL, CONFIDENCE],
+    )
     accuracy = ssl["validation"].get("pseudo_label_accuracy")
     if accuracy is not None:
         print(f"  pseudo-label accuracy against the true labels: {accuracy:.1%}")
-    show("Active learning: uncertainty (margin), batch of 20 for human labelling", al,
-         ["selection_rank", "id", "label", UNCERTAINTY_SCORE])
+    show(
+        "Active learning: uncertainty (margin), batch of 20 for human labelling",
+        al,
+        ["selection_rank", "id", "label", UNCERTAINTY_SCORE],
+    )
     share = al["validation"].get("share_misclassified")
     if share is not None:
-        print(f"  share of the batch the model gets wrong: {share:.1%} "
-              "(these are the labels worth paying for)")
+        print(
+            f"  share of the batch the model gets wrong: {share:.1%} "
+            "(these are the labels worth paying for)"
+        )
     return 0
 
 

@@ -50,15 +50,24 @@ def summarize(
             F.count(F.when(label == predicted.cast("double"), 1)).alias("agree"),
         ]
     head = rows.agg(*aggs).collect()[0]
-    counts = {int(r["c"]): int(r["n"]) for r in rows.groupBy(predicted.alias("c")).count()
-              .withColumnRenamed("count", "n").collect()}
+    counts = {
+        int(r["c"]): int(r["n"])
+        for r in rows.groupBy(predicted.alias("c"))
+        .count()
+        .withColumnRenamed("count", "n")
+        .collect()
+    }
     per_class = {str(c): counts.get(c, 0) for c in range(num_classes)}
     summary = SelectionSummary(
         selected_rows=int(head["n"]),
         distinct_ids=int(head["distinct"]),
         per_class=per_class,
-        score={"name": CONFIDENCE if params.is_ssl else UNCERTAINTY_SCORE,  # type: ignore[dict-item]
-               "min": head["min"], "mean": head["mean"], "max": head["max"]},
+        score={
+            "name": CONFIDENCE if params.is_ssl else UNCERTAINTY_SCORE,  # type: ignore[dict-item]
+            "min": head["min"],
+            "mean": head["mean"],
+            "max": head["max"],
+        },
     )
     if params.label_field:
         labelled, agree = int(head["labelled"]), int(head["agree"])

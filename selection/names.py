@@ -103,7 +103,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("CONFIDENCE_THRESHOLD", "0.9", Family.SSL, "minimum confidence, in [0.5, 1]"),
     EnvVar("MAX_SAMPLES", "0", Family.SSL, "cap on selected rows, 0 = none"),
     EnvVar("K_PER_CLASS", "100", Family.SSL, "rows per predicted class (top_k_per_class)"),
-    EnvVar("UNCERTAINTY_MODE", "margin", Family.ACTIVE_LEARNING, "margin, entropy, least_confidence"),
+    EnvVar(
+        "UNCERTAINTY_MODE", "margin", Family.ACTIVE_LEARNING, "margin, entropy, least_confidence"
+    ),
     EnvVar("BATCH_SIZE", "32", Family.ACTIVE_LEARNING, "rows to select"),
     EnvVar("METRIC", "euclidean", Family.ACTIVE_LEARNING, "euclidean or cosine"),
     EnvVar("FEATURE_FIELDS", "", Family.ACTIVE_LEARNING, "comma list of embedding columns"),

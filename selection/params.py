@@ -91,7 +91,7 @@ class SelectionParams:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SelectionParams:
-        """Parse the contract's variables; a value missing from `env` takes the documented default."""
+        """Parse the contract's variables; one missing from `env` takes its documented default."""
 
         def raw(name: str) -> str:
             value = env.get(name)
@@ -110,7 +110,9 @@ class SelectionParams:
             output_format=_choice(OutputFormat, "OUTPUT_FORMAT", raw("OUTPUT_FORMAT")),
             score_field_prefix=raw("SCORE_FIELD_PREFIX"),
             score_field=raw("SCORE_FIELD"),
-            confidence_threshold=_number(float, "CONFIDENCE_THRESHOLD", raw("CONFIDENCE_THRESHOLD")),
+            confidence_threshold=_number(
+                float, "CONFIDENCE_THRESHOLD", raw("CONFIDENCE_THRESHOLD")
+            ),
             max_samples=_number(int, "MAX_SAMPLES", raw("MAX_SAMPLES")),
             k_per_class=_number(int, "K_PER_CLASS", raw("K_PER_CLASS")),
             uncertainty_mode=_choice(UncertaintyMode, "UNCERTAINTY_MODE", raw("UNCERTAINTY_MODE")),

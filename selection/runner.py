@@ -43,7 +43,9 @@ def phase(name: str) -> Iterator[dict[str, Any]]:
     log.info("%-8s %s seconds=%.2f", name, detail, time.monotonic() - start)
 
 
-def _read_labeled(spark: SparkSession, params: SelectionParams, path: str | None) -> DataFrame | None:
+def _read_labeled(
+    spark: SparkSession, params: SelectionParams, path: str | None
+) -> DataFrame | None:
     if not path:
         return None
     labeled = read_predictions(spark, path, id_field=params.id_field).df
@@ -111,8 +113,12 @@ def run(
         observed = checks.attach(df)
         if predictions.corrupt_column:
             observed = observed.drop(predictions.corrupt_column)
-        facts.update(schema="ok", id=params.id_field, classes=len(score_names),
-                     data_checks="ride along with the selection pass")
+        facts.update(
+            schema="ok",
+            id=params.id_field,
+            classes=len(score_names),
+            data_checks="ride along with the selection pass",
+        )
 
     with phase("score") as facts:
         facts.update(strategy=params.strategy.value, classes=len(score_names))
@@ -132,8 +138,12 @@ def run(
         if params.check_unique_ids:
             dup_count, example = duplicate_ids(observed.select(params.id_field), params.id_field)
             raise_on_duplicates(dup_count, example, params.id_field, "the input")
-        facts.update(input_rows=input_rows, unique_ids="checked" if params.check_unique_ids
-                     else "selected rows only (CHECK_UNIQUE_IDS=false)")
+        facts.update(
+            input_rows=input_rows,
+            unique_ids="checked"
+            if params.check_unique_ids
+            else "selected rows only (CHECK_UNIQUE_IDS=false)",
+        )
     warnings.extend(summary.warnings)
 
     with phase("write") as facts, staged(rows_out, meta_out):
@@ -147,19 +157,27 @@ def run(
             started=started,
             duration_seconds=time.monotonic() - clock,
             spark_version=spark.version,
-            inputs={"evaluation_data": redact(paths.input),
-                    "labeled_data": redact(paths.labeled_data) if paths.labeled_data else None},
+            inputs={
+                "evaluation_data": redact(paths.input),
+                "labeled_data": redact(paths.labeled_data) if paths.labeled_data else None,
+            },
             warnings=warnings,
         )
         stage_json(meta_out, metadata)
         rows_out.commit()
         meta_out.commit()
-        facts.update(rows=summary.selected_rows, format=params.output_format.value,
-                     output=redact(paths.output))
+        facts.update(
+            rows=summary.selected_rows,
+            format=params.output_format.value,
+            output=redact(paths.output),
+        )
     rows.unpersist()
     log.info(
         "done     strategy=%s input_rows=%d selected_rows=%d warnings=%d seconds=%.2f",
-        params.strategy.value, input_rows, summary.selected_rows, len(warnings),
+        params.strategy.value,
+        input_rows,
+        summary.selected_rows,
+        len(warnings),
         time.monotonic() - clock,
     )
     return metadata
@@ -169,7 +187,10 @@ def _feature_columns(df: DataFrame, params: SelectionParams, score_names: list[s
     from selection.embedding import resolve_feature_columns
 
     return resolve_feature_columns(
-        df, params.feature_fields, id_col=params.id_field, label_col=params.label_field,
+        df,
+        params.feature_fields,
+        id_col=params.id_field,
+        label_col=params.label_field,
         score_cols=score_names,
     )
 

@@ -14,7 +14,9 @@ from pyspark.sql import SparkSession
 from selection.names import METADATA_FILE
 
 
-def prediction_rows(n: int, classes: int = 3, seed: int = 0, features: int = 2) -> list[dict[str, Any]]:
+def prediction_rows(
+    n: int, classes: int = 3, seed: int = 0, features: int = 2
+) -> list[dict[str, Any]]:
     """Rows with id, label, feature columns f0.. and prob_class_0..; probabilities sum to 1."""
     rng = np.random.default_rng(seed)
     probs = rng.dirichlet(np.full(classes, 0.6), size=n)
@@ -76,8 +78,7 @@ def output_is_absent(*directories: Path) -> bool:
             continue
         for entry in directory.rglob("*"):
             if entry.is_file() and (
-                entry.name.startswith("part-")
-                or entry.name in (METADATA_FILE, "_SUCCESS")
+                entry.name.startswith("part-") or entry.name in (METADATA_FILE, "_SUCCESS")
             ):
                 return False
     return True

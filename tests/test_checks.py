@@ -11,8 +11,13 @@ from selection.scores import ScoreSpec
 
 def _checks(df: DataFrame, normalize: bool = False) -> DataChecks:
     spec = ScoreSpec(normalize=normalize)
-    return DataChecks(id_field="id", score_names=spec.columns(df), raw_scores=spec.raw(df),
-                      tolerance=0.001, normalize=normalize)
+    return DataChecks(
+        id_field="id",
+        score_names=spec.columns(df),
+        raw_scores=spec.raw(df),
+        tolerance=0.001,
+        normalize=normalize,
+    )
 
 
 def _verify(spark: SparkSession, rows: list[tuple], normalize: bool = False) -> int:
@@ -52,7 +57,9 @@ def test_normalize_accepts_any_positive_sum_but_not_zero(spark: SparkSession) ->
 
 def test_schema_names_the_missing_or_clashing_column(spark: SparkSession) -> None:
     df = spark.createDataFrame([(1, 0.5)], "key long, confidence double")
-    with pytest.raises(SelectionInputError, match="id column 'id' .* columns are: key, confidence"):
+    with pytest.raises(
+        SelectionInputError, match=r"id column 'id' .* columns are: key, confidence"
+    ):
         check_schema(df, id_field="id", label_field="")
     with pytest.raises(SelectionInputError, match="already has column 'confidence'"):
         check_schema(df, id_field="key", label_field="")

@@ -19,7 +19,9 @@ def _write(path: Path, text: str) -> Path:
 HEADER = "id,label,note,f0,prob_class_0,prob_class_1\n"
 
 
-def test_csv_types_come_from_a_sample_of_the_first_file(spark: SparkSession, tmp_path: Path) -> None:
+def test_csv_types_come_from_a_sample_of_the_first_file(
+    spark: SparkSession, tmp_path: Path
+) -> None:
     _write(tmp_path / "a.csv", HEADER + "1,0,x,1,0.2,0.8\n2,1,y,2.5,0.6,0.4\n")
     _write(tmp_path / "b.csv", HEADER + "3,1,z,3,1,0\n")
     got = read_predictions(spark, str(tmp_path), id_field="id", label_field="label")

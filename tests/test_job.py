@@ -44,12 +44,16 @@ def _margin(row: dict[str, Any]) -> float:
 
 def test_confidence_threshold_on_csv_parts(spark: SparkSession, tmp_path: Path) -> None:
     source = write_csv_parts(tmp_path / "in", ROWS, parts=3)
-    env = {"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "0.8",
-           "LABEL_FIELD": "label"}
+    env = {
+        "SELECTION_STRATEGY": "confidence_threshold",
+        "CONFIDENCE_THRESHOLD": "0.8",
+        "LABEL_FIELD": "label",
+    }
     code, out, meta = _run(spark, tmp_path, source, env)
     assert code == 0
-    expected = sorted((r for r in ROWS if _confidence(r) >= 0.8),
-                      key=lambda r: (-_confidence(r), r["id"]))
+    expected = sorted(
+        (r for r in ROWS if _confidence(r) >= 0.8), key=lambda r: (-_confidence(r), r["id"])
+    )
     selected = read_selected(spark, out)
     assert [int(r["id"]) for r in selected] == [r["id"] for r in expected]
     assert [int(r["selection_rank"]) for r in selected] == list(range(1, len(expected) + 1))
@@ -79,8 +83,13 @@ def test_confidence_threshold_on_csv_parts(spark: SparkSession, tmp_path: Path) 
 
 def test_uncertainty_on_parquet_writes_parquet(spark: SparkSession, tmp_path: Path) -> None:
     source = write_parquet_parts(spark, tmp_path / "in", ROWS, parts=4)
-    env = {"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "25", "OUTPUT_FORMAT": "parquet",
-           "LABEL_FIELD": "label", "USE_CASE": "active_learning"}
+    env = {
+        "SELECTION_STRATEGY": "uncertainty",
+        "BATCH_SIZE": "25",
+        "OUTPUT_FORMAT": "parquet",
+        "LABEL_FIELD": "label",
+        "USE_CASE": "active_learning",
+    }
     code, out, meta = _run(spark, tmp_path, source, env, "--job-type", "active_learning_selection")
     assert code == 0
     expected = sorted(ROWS, key=lambda r: (-_margin(r), r["id"]))[:25]
@@ -103,8 +112,16 @@ def test_uncertainty_on_parquet_writes_parquet(spark: SparkSession, tmp_path: Pa
 def test_top_k_per_class_on_tsv_with_flags_over_env(spark: SparkSession, tmp_path: Path) -> None:
     source = write_csv_parts(tmp_path / "in", ROWS, parts=2, sep="\t")
     env = {"SELECTION_STRATEGY": "uncertainty", "K_PER_CLASS": "1"}
-    code, out, meta = _run(spark, tmp_path, source, env,
-                           "--selection-strategy", "top_k_per_class", "--k-per-class", "4")
+    code, out, meta = _run(
+        spark,
+        tmp_path,
+        source,
+        env,
+        "--selection-strategy",
+        "top_k_per_class",
+        "--k-per-class",
+        "4",
+    )
     assert code == 0
     selected = read_selected(spark, out)
     assert len(selected) == 12
@@ -129,8 +146,9 @@ def test_labeled_ids_are_never_selected(spark: SparkSession, tmp_path: Path) -> 
 
 def test_shortfall_is_a_warning_not_an_error(spark: SparkSession, tmp_path: Path) -> None:
     source = write_csv_parts(tmp_path / "in", ROWS[:7], parts=1)
-    code, out, meta = _run(spark, tmp_path, source,
-                           {"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "50"})
+    code, out, meta = _run(
+        spark, tmp_path, source, {"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "50"}
+    )
     assert code == 0
     assert len(read_selected(spark, out)) == 7
     assert any("BATCH_SIZE=50" in w for w in read_metadata(meta)["warnings"])
@@ -169,8 +187,9 @@ def test_config_error_exits_2_without_output(
     spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = write_csv_parts(tmp_path / "in", ROWS[:20], parts=1)
-    code, out, meta = _run(spark, tmp_path, source,
-                           {"SELECTION_STRATEGY": "uncertainty", "USE_CASE": "ssl"})
+    code, out, meta = _run(
+        spark, tmp_path, source, {"SELECTION_STRATEGY": "uncertainty", "USE_CASE": "ssl"}
+    )
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: Strategy 'uncertainty' is NOT valid for SSL")
@@ -181,5 +200,12 @@ def test_config_error_exits_2_without_output(
 def test_every_contract_variable_has_a_flag() -> None:
     flags = {a for action in build_parser()._actions for a in action.option_strings}
     assert {v.flag for v in ENV_VARS} <= flags
-    assert {"--job_type", "--job-type", "--input", "--output", "--metadata-output",
-            "--labeled-data", "--overwrite"} <= flags
+    assert {
+        "--job_type",
+        "--job-type",
+        "--input",
+        "--output",
+        "--metadata-output",
+        "--labeled-data",
+        "--overwrite",
+    } <= flags

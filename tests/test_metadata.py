@@ -4,7 +4,6 @@ import datetime as dt
 import json
 
 import pytest
-
 from pyspark.sql import SparkSession
 
 from selection.metadata import build_metadata, summarize
@@ -24,7 +23,12 @@ def test_summary_counts_classes_scores_and_label_agreement(spark: SparkSession) 
     summary = summarize(rows, params, ScoreSpec(), num_classes=3)
     assert summary.selected_rows == summary.distinct_ids == 3
     assert summary.per_class == {"0": 2, "1": 1, "2": 0}
-    assert summary.score == {"name": "confidence", "min": 0.7, "mean": pytest.approx(0.8), "max": 0.9}
+    assert summary.score == {
+        "name": "confidence",
+        "min": 0.7,
+        "mean": pytest.approx(0.8),
+        "max": 0.9,
+    }
     assert summary.label_figures["pseudo_label_accuracy"] == 2 / 3
     assert summary.warnings == [
         "K_PER_CLASS=2 but some predicted classes have fewer rows (class 1: 1, class 2: 0); "
@@ -35,14 +39,24 @@ def test_summary_counts_classes_scores_and_label_agreement(spark: SparkSession) 
 def test_zero_rows_is_a_warning(spark: SparkSession) -> None:
     df = spark.createDataFrame(ROWS, "id long, prob_class_0 double, prob_class_1 double, y long")
     params = SelectionParams.from_env({"SELECTION_STRATEGY": "uncertainty"})
-    summary = summarize(df.limit(0).withColumn("uncertainty_score", df.prob_class_0), params,
-                        ScoreSpec(), num_classes=2)
+    summary = summarize(
+        df.limit(0).withColumn("uncertainty_score", df.prob_class_0),
+        params,
+        ScoreSpec(),
+        num_classes=2,
+    )
     assert summary.selected_rows == 0
     assert summary.warnings == ["zero rows selected"]
     doc = build_metadata(
-        params=params, job_type="active_learning_selection", input_rows=3, summary=summary,
-        figures={}, started=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
-        duration_seconds=1.23456, spark_version="3.5.6", inputs={"evaluation_data": "x"},
+        params=params,
+        job_type="active_learning_selection",
+        input_rows=3,
+        summary=summary,
+        figures={},
+        started=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        duration_seconds=1.23456,
+        spark_version="3.5.6",
+        inputs={"evaluation_data": "x"},
         warnings=summary.warnings,
     )
     assert doc["timestamp"] == "2026-01-02T03:04:05+00:00"

@@ -60,12 +60,18 @@ def test_to_json_is_typed() -> None:
             {"SELECTION_STRATEGY": "confidence_threshold", "USE_CASE": "active_learning"},
             "NOT valid for active learning",
         ),
-        ({"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "0.4"},
-         "outside [0.5, 1.0]"),
-        ({"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "1.01"},
-         "outside [0.5, 1.0]"),
-        ({"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "nan"},
-         "not a finite number"),
+        (
+            {"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "0.4"},
+            "outside [0.5, 1.0]",
+        ),
+        (
+            {"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "1.01"},
+            "outside [0.5, 1.0]",
+        ),
+        (
+            {"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "nan"},
+            "not a finite number",
+        ),
         ({"SELECTION_STRATEGY": "confidence_threshold", "MAX_SAMPLES": "-1"}, "MAX_SAMPLES=-1"),
         ({"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "0"}, "BATCH_SIZE=0 must be >= 1"),
         ({"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "3.5"}, "is not an integer"),
@@ -84,4 +90,6 @@ def test_invalid_configuration_names_the_variable(env: dict[str, str], fragment:
 
 def test_values_are_never_evaluated() -> None:
     with pytest.raises(SelectionConfigError, match="is not an integer"):
-        SelectionParams.from_env({"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "__import__('os')"})
+        SelectionParams.from_env(
+            {"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "__import__('os')"}
+        )

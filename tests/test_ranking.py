@@ -11,7 +11,11 @@ def test_rank_top_n_ranks_the_first_n(spark: SparkSession) -> None:
     order = [F.col("score").desc(), F.col("id").asc()]
     rows = rank_top_n(df, order, 5).collect()
     assert [(r["id"], r["selection_rank"]) for r in rows] == [
-        (7, 1), (17, 2), (27, 3), (37, 4), (47, 5)
+        (7, 1),
+        (17, 2),
+        (27, 3),
+        (37, 4),
+        (47, 5),
     ]
 
 
@@ -24,9 +28,7 @@ def test_rank_all_in_one_task_or_by_a_distributed_sort(
     order = [F.col("score").desc(), F.col("id").asc()]
     ranked = rank_all(df, order)
     got = [(r["id"], r["selection_rank"]) for r in ranked.orderBy("selection_rank").collect()]
-    expected_ids = [
-        r["id"] for r in df.orderBy(*order).collect()
-    ]
+    expected_ids = [r["id"] for r in df.orderBy(*order).collect()]
     assert [i for i, _ in got] == expected_ids
     assert [rank for _, rank in got] == list(range(1, 501))
     if limit == 10:

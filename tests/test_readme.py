@@ -19,7 +19,9 @@ def test_configuration_table_lists_every_variable_with_its_default() -> None:
         assert var.name in table, f"{var.name} is missing from the README table"
         shown = table[var.name].strip()
         expected = "(required)" if var.default is None else (var.default or '""')
-        assert shown == expected, f"README says {var.name} defaults to {shown}, code says {expected}"
+        assert shown == expected, (
+            f"README says {var.name} defaults to {shown}, code says {expected}"
+        )
 
 
 def test_library_example_runs(spark: SparkSession) -> None:

@@ -40,7 +40,7 @@ def test_expressions_on_one_row(spark: SparkSession) -> None:
 
 
 def test_ties_take_the_lowest_class_and_zero_log_zero_is_zero(spark: SparkSession) -> None:
-    c, y, m, e, lc = _row(spark, [0.5, 0.5, 0.0])
+    _, y, m, e, lc = _row(spark, [0.5, 0.5, 0.0])
     assert y == 0
     assert m == pytest.approx(1.0)
     assert e == pytest.approx(math.log(2))

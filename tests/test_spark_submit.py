@@ -38,16 +38,25 @@ def no_arrow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "PYSPARK_DRIVER_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
-    probe = subprocess.run([sys.executable, "-c", "import pyarrow"], env=env,
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import pyarrow"], env=env, capture_output=True, text=True
+    )
     assert probe.returncode != 0, "the pyarrow blocker did not take effect"
     return env
 
 
 def _submit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [_spark_submit(), "--master", "local[2]",
-               "--conf", "spark.driver.bindAddress=127.0.0.1",
-               "--conf", "spark.sql.shuffle.partitions=4", str(JOB), *args]
+    command = [
+        _spark_submit(),
+        "--master",
+        "local[2]",
+        "--conf",
+        "spark.driver.bindAddress=127.0.0.1",
+        "--conf",
+        "spark.sql.shuffle.partitions=4",
+        str(JOB),
+        *args,
+    ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -62,10 +71,23 @@ def test_spark_submit_without_pyarrow(
 ) -> None:
     rows = prediction_rows(200, classes=4, seed=3)
     source = write_csv_parts(tmp_path / "in", rows, parts=2)
-    env = {**no_arrow_env, "SELECTION_STRATEGY": strategy, "BATCH_SIZE": "10",
-           "CONFIDENCE_THRESHOLD": "0.7"}
-    done = _submit(env, "--job_type", "active_learning_selection", "--input", str(source),
-                   "--output", str(tmp_path / "out"), "--metadata-output", str(tmp_path / "meta"))
+    env = {
+        **no_arrow_env,
+        "SELECTION_STRATEGY": strategy,
+        "BATCH_SIZE": "10",
+        "CONFIDENCE_THRESHOLD": "0.7",
+    }
+    done = _submit(
+        env,
+        "--job_type",
+        "active_learning_selection",
+        "--input",
+        str(source),
+        "--output",
+        str(tmp_path / "out"),
+        "--metadata-output",
+        str(tmp_path / "meta"),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     doc = read_metadata(tmp_path / "meta")
     assert doc["input_rows"] == 200
@@ -82,8 +104,15 @@ def test_spark_submit_bad_input_exits_non_zero(
     rows[5]["prob_class_0"] = 1.7
     source = write_csv_parts(tmp_path / "in", rows, parts=1)
     env = {**no_arrow_env, "SELECTION_STRATEGY": "uncertainty"}
-    done = _submit(env, "--input", str(source), "--output", str(tmp_path / "out"),
-                   "--metadata-output", str(tmp_path / "meta"))
+    done = _submit(
+        env,
+        "--input",
+        str(source),
+        "--output",
+        str(tmp_path / "out"),
+        "--metadata-output",
+        str(tmp_path / "meta"),
+    )
     assert done.returncode == 3
     errors = [line for line in _driver_output(done).splitlines() if line.startswith("error:")]
     assert len(errors) == 1

@@ -36,8 +36,11 @@ def _entropy(*p: float) -> float:
         ("least_confidence", [(4, 0.66), (1, 0.60), (3, 0.50)]),
         (
             "entropy",
-            [(4, _entropy(0.34, 0.33, 0.33)), (1, _entropy(0.4, 0.35, 0.25)),
-             (3, _entropy(0.5, 0.5))],
+            [
+                (4, _entropy(0.34, 0.33, 0.33)),
+                (1, _entropy(0.4, 0.35, 0.25)),
+                (3, _entropy(0.5, 0.5)),
+            ],
         ),
     ],
 )
@@ -56,7 +59,10 @@ def test_top_batch_by_mode(
         ]
     )
     expected_df = spark.createDataFrame(
-        [(*by_id[i], score, "active_learning", rank + 1) for rank, (i, score) in enumerate(expected)],
+        [
+            (*by_id[i], score, "active_learning", rank + 1)
+            for rank, (i, score) in enumerate(expected)
+        ],
         schema,
     )
     assert_approx_df_equality(actual, expected_df, 1e-12, ignore_nullable=True)
