@@ -121,7 +121,10 @@ def run(
         )
 
     with phase("score") as facts:
-        facts.update(strategy=params.strategy.value, classes=len(score_names))
+        # Scores are column expressions: Spark computes them inside the select scan.
+        facts.update(
+            strategy=params.strategy.value, classes=len(score_names), computed="in the select scan"
+        )
 
     with phase("select") as facts:
         log.info("select   scanning the input once; data checks ride along")
