@@ -16,19 +16,19 @@ from unittest import mock
 # v2 is pinned on purpose (sagemaker>=2.257.7,<3); its import-time migration notice is noise.
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
-import boto3  # noqa: E402
-from sagemaker import image_uris  # noqa: E402
-from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor  # noqa: E402
-from sagemaker.s3 import S3Uploader  # noqa: E402
-from sagemaker.spark.processing import PySparkProcessor  # noqa: E402
-from sagemaker.workflow import is_pipeline_variable  # noqa: E402
-from sagemaker.workflow.entities import PipelineVariable  # noqa: E402
-from sagemaker.workflow.execution_variables import ExecutionVariables  # noqa: E402
-from sagemaker.workflow.functions import Join  # noqa: E402
-from sagemaker.workflow.parameters import ParameterString  # noqa: E402
-from sagemaker.workflow.pipeline import Pipeline  # noqa: E402
-from sagemaker.workflow.pipeline_context import PipelineSession  # noqa: E402
-from sagemaker.workflow.steps import CacheConfig, ProcessingStep, Step  # noqa: E402
+import boto3
+from sagemaker import image_uris
+from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
+from sagemaker.s3 import S3Uploader
+from sagemaker.spark.processing import PySparkProcessor
+from sagemaker.workflow import is_pipeline_variable
+from sagemaker.workflow.entities import PipelineVariable
+from sagemaker.workflow.execution_variables import ExecutionVariables
+from sagemaker.workflow.functions import Join
+from sagemaker.workflow.parameters import ParameterString
+from sagemaker.workflow.pipeline import Pipeline
+from sagemaker.workflow.pipeline_context import PipelineSession
+from sagemaker.workflow.steps import CacheConfig, ProcessingStep, Step
 
 __all__ = [
     "CacheConfig",
@@ -56,7 +56,7 @@ SPARK_FRAMEWORK = "spark"
 
 
 def pipeline_session(region: str, bucket: str) -> PipelineSession:
-    """A PipelineSession pinned to `region` and `bucket`, so nothing is looked up from the account."""
+    """A PipelineSession pinned to `region` and `bucket`: nothing is looked up in the account."""
     return PipelineSession(boto_session=boto3.Session(region_name=region), default_bucket=bucket)
 
 
@@ -89,8 +89,11 @@ def _read_tree(path: str) -> dict[str, bytes]:
     root = Path(path)
     if root.is_file():
         return {root.name: root.read_bytes()}
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @contextmanager
@@ -105,8 +108,11 @@ def offline_uploads(session: PipelineSession) -> Iterator[list[Upload]]:
     uploads: list[Upload] = []
 
     def upload(
-        local_path: str, desired_s3_uri: str, kms_key: Any = None,
-        sagemaker_session: Any = None, callback: Any = None,
+        local_path: str,
+        desired_s3_uri: str,
+        kms_key: Any = None,
+        sagemaker_session: Any = None,
+        callback: Any = None,
     ) -> str:
         # The real upload copies what is there now; the SDK deletes its temp dirs right after.
         uri = desired_s3_uri.rstrip("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,10 @@ from builders.base.builder import Source, StepBuilderBase
 from builders.base.errors import BuilderError
 from selection.names import PATH_ARGUMENTS
 
-_S3_SCHEMES = ("s3://", "s3a://")
+# Outputs are also declared as ProcessingOutputs, whose destinations must be s3://.
+_INPUT_SCHEMES = ("s3://", "s3a://")
+_OUTPUT_SCHEMES = ("s3://",)
+log = logging.getLogger(__name__)
 
 
 class ActiveSampleSelectionStepBuilder(StepBuilderBase[ActiveSampleSelectionConfig]):
@@ -31,6 +35,7 @@ class ActiveSampleSelectionStepBuilder(StepBuilderBase[ActiveSampleSelectionConf
 
     def processor(self) -> sdk.PySparkProcessor:
         config = self.config
+        env: dict[str, Any] = config.get_environment_variables()  # the SDK's type is wider
         return sdk.PySparkProcessor(
             role=config.role,
             instance_type=config.processing_instance_type,
@@ -43,7 +48,7 @@ class ActiveSampleSelectionStepBuilder(StepBuilderBase[ActiveSampleSelectionConf
             max_runtime_in_seconds=config.max_runtime_in_seconds,
             base_job_name=self.base_job_name,
             sagemaker_session=self.session,
-            env=config.get_environment_variables(),
+            env=env,
         )
 
     def job_arguments(
@@ -57,12 +62,13 @@ class ActiveSampleSelectionStepBuilder(StepBuilderBase[ActiveSampleSelectionConf
                 arguments += [PATH_ARGUMENTS[name], uri]
         return arguments
 
-    def _check_direct_s3(self, uris: Mapping[str, Source]) -> None:
+    def _check_direct_s3(self, uris: Mapping[str, Source], schemes: tuple[str, ...]) -> None:
         for name, uri in uris.items():
-            if isinstance(uri, str) and not uri.startswith(_S3_SCHEMES):
+            if isinstance(uri, str) and not uri.startswith(schemes):
                 raise BuilderError(
                     f"{self.step_name}: with processing_instance_count > 1 Spark reads and "
-                    f"writes S3 directly, so {name!r} must be an s3:// URI, not {uri!r}"
+                    f"writes S3 directly, so {name!r} must be an {' or '.join(schemes)} URI, "
+                    f"not {uri!r}"
                 )
 
     def create_step(
@@ -81,8 +87,16 @@ class ActiveSampleSelectionStepBuilder(StepBuilderBase[ActiveSampleSelectionConf
         sources = self.collect_inputs(inputs, dependencies)
         destinations = self.collect_outputs(outputs)
         if self.config.reads_s3_directly:
-            self._check_direct_s3({**sources, **destinations})
+            self._check_direct_s3(sources, _INPUT_SCHEMES)
+            self._check_direct_s3(destinations, _OUTPUT_SCHEMES)
             channel_inputs: Mapping[str, Source] = {}
+            if enable_caching and set(destinations) - set(outputs or {}):
+                log.warning(
+                    "%s: the output URIs are job arguments here, and arguments are part of the "
+                    "cache key; the default ones hold the execution id, so the step reruns on "
+                    "every execution",
+                    self.step_name,
+                )
         else:
             channel_inputs = sources
         code = stage_code(self.staging_dir)

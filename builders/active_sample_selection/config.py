@@ -9,6 +9,7 @@ whole set, which is where the strategy/use-case rule and its message live.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -31,7 +32,7 @@ from selection.names import (
 )
 from selection.params import SelectionParams
 
-SPARK_LOG_LEVELS: tuple[str, ...] = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
+SPARK_LOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmgtp]$", re.IGNORECASE)
 # Spark settings that have a typed field; setting them in spark_defaults as well is ambiguous.
 _TYPED_SPARK_KEYS: dict[str, str] = {
@@ -42,9 +43,17 @@ _TYPED_SPARK_KEYS: dict[str, str] = {
 }
 
 
-def _default(name: str, **constraints: Any) -> Any:
-    # A raw string from the contract; validate_default coerces it to the field's type.
-    return Field(default=OPTIONAL_ENV_VARS[name], description=_help(name), **constraints)
+def _default(name: str, parse: Callable[[str], Any] = str, **constraints: Any) -> Any:
+    """A field whose default is the contract's default for variable `name`, parsed."""
+    return Field(default=parse(OPTIONAL_ENV_VARS[name]), description=_help(name), **constraints)
+
+
+def _flag(text: str) -> bool:
+    return {"true": True, "false": False}[text.lower()]
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _help(name: str) -> str:
@@ -69,24 +78,24 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     selection_strategy: Strategy = Field(description=_help("SELECTION_STRATEGY"))
 
     # ===== Tier 2: selection parameters, one per contract variable =====
-    use_case: UseCase = _default("USE_CASE")
+    use_case: UseCase = _default("USE_CASE", UseCase)
     id_field: str = _default("ID_FIELD")
     label_field: str = _default("LABEL_FIELD")
-    output_format: OutputFormat = _default("OUTPUT_FORMAT")
+    output_format: OutputFormat = _default("OUTPUT_FORMAT", OutputFormat)
     score_field_prefix: str = _default("SCORE_FIELD_PREFIX")
     score_field: str = _default("SCORE_FIELD")
-    random_seed: int = _default("RANDOM_SEED", ge=0)
-    prob_sum_tolerance: float = _default("PROB_SUM_TOLERANCE", ge=0.0, lt=1.0)
-    normalize_scores: bool = _default("NORMALIZE_SCORES")
-    check_unique_ids: bool = _default("CHECK_UNIQUE_IDS")
-    confidence_threshold: float = _default("CONFIDENCE_THRESHOLD", ge=0.5, le=1.0)
-    max_samples: int = _default("MAX_SAMPLES", ge=0)
-    k_per_class: int = _default("K_PER_CLASS", ge=1)
-    uncertainty_mode: UncertaintyMode = _default("UNCERTAINTY_MODE")
-    batch_size: int = _default("BATCH_SIZE", ge=1)
-    metric: Metric = _default("METRIC")
-    feature_fields: tuple[str, ...] = _default("FEATURE_FIELDS")
-    kmeans_rounds: int = _default("KMEANS_ROUNDS", ge=1)
+    random_seed: int = _default("RANDOM_SEED", int, ge=0)
+    prob_sum_tolerance: float = _default("PROB_SUM_TOLERANCE", float, ge=0.0, lt=1.0)
+    normalize_scores: bool = _default("NORMALIZE_SCORES", _flag)
+    check_unique_ids: bool = _default("CHECK_UNIQUE_IDS", _flag)
+    confidence_threshold: float = _default("CONFIDENCE_THRESHOLD", float, ge=0.5, le=1.0)
+    max_samples: int = _default("MAX_SAMPLES", int, ge=0)
+    k_per_class: int = _default("K_PER_CLASS", int, ge=1)
+    uncertainty_mode: UncertaintyMode = _default("UNCERTAINTY_MODE", UncertaintyMode)
+    batch_size: int = _default("BATCH_SIZE", int, ge=1)
+    metric: Metric = _default("METRIC", Metric)
+    feature_fields: tuple[str, ...] = _default("FEATURE_FIELDS", _names)
+    kmeans_rounds: int = _default("KMEANS_ROUNDS", int, ge=1)
     spark_log_level: str = _default("SPARK_LOG_LEVEL")
 
     # ===== Tier 2: the step and its Spark cluster =====
@@ -109,9 +118,7 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     @classmethod
     def _split_fields(cls, value: object) -> object:
         # Accept the variable's own comma-separated form as well as a list.
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+        return _names(value) if isinstance(value, str) else value
 
     @field_validator("feature_fields")
     @classmethod
@@ -125,7 +132,9 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     @classmethod
     def _log_level(cls, value: str) -> str:
         if value.upper() not in SPARK_LOG_LEVELS:
-            raise ValueError(f"spark_log_level {value!r} is not one of {', '.join(SPARK_LOG_LEVELS)}")
+            raise ValueError(
+                f"spark_log_level {value!r} is not one of {', '.join(SPARK_LOG_LEVELS)}"
+            )
         return value.upper()
 
     @field_validator("job_type")

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from builders.active_sample_selection.contract import ACTIVE_SAMPLE_SELECTION_CONTRACT
-from builders.base.spec import DependencySpec, DependencyType, NodeType, OutputSpec, StepSpecification
+from builders.base.spec import (
+    DependencySpec,
+    DependencyType,
+    NodeType,
+    OutputSpec,
+    StepSpecification,
+)
 from selection.names import (
     INPUT_EVALUATION_DATA,
     INPUT_LABELED_DATA,

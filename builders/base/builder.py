@@ -52,8 +52,9 @@ class StepBuilderBase(ABC, Generic[ConfigT]):
         region = self._session.boto_region_name
         if region != self.config.region:
             # The image URI and the S3 paths are regional; a mismatch fails only at run time.
-            raise BuilderError(f"session region {region!r} differs from config region "
-                               f"{self.config.region!r}")
+            raise BuilderError(
+                f"session region {region!r} differs from config region {self.config.region!r}"
+            )
         return self._session
 
     @property
@@ -72,8 +73,10 @@ class StepBuilderBase(ABC, Generic[ConfigT]):
         explicit = dict(inputs or {})
         unknown = sorted(set(explicit) - set(self.spec.dependencies))
         if unknown:
-            raise BuilderError(f"{self.spec.step_type}: unknown inputs {unknown}; expected "
-                               f"{sorted(self.spec.dependencies)}")
+            raise BuilderError(
+                f"{self.spec.step_type}: unknown inputs {unknown}; expected "
+                f"{sorted(self.spec.dependencies)}"
+            )
         resolved = resolve_dependencies(self.spec, dependencies, skip=explicit)
         merged = {**resolved, **explicit}
         for dependency in self.spec.required_dependencies:
@@ -87,10 +90,14 @@ class StepBuilderBase(ABC, Generic[ConfigT]):
         given = dict(outputs or {})
         unknown = sorted(set(given) - set(self.spec.outputs))
         if unknown:
-            raise BuilderError(f"{self.spec.step_type}: unknown outputs {unknown}; expected "
-                               f"{sorted(self.spec.outputs)}")
-        return {n: given[n] if given.get(n) is not None else self.default_output(n)
-                for n in self.spec.outputs}
+            raise BuilderError(
+                f"{self.spec.step_type}: unknown outputs {unknown}; expected "
+                f"{sorted(self.spec.outputs)}"
+            )
+        return {
+            n: given[n] if given.get(n) is not None else self.default_output(n)
+            for n in self.spec.outputs
+        }
 
     def default_output(self, logical_name: str) -> Source:
         # The execution id keeps runs from mixing files under one prefix. Processing caching
@@ -121,8 +128,9 @@ class StepBuilderBase(ABC, Generic[ConfigT]):
         ]
 
     def cache_config(self, enable_caching: bool) -> sdk.CacheConfig:
-        return sdk.CacheConfig(enable_caching=enable_caching,
-                               expire_after=self.config.cache_expire_after)
+        return sdk.CacheConfig(
+            enable_caching=enable_caching, expire_after=self.config.cache_expire_after
+        )
 
     def finish(self, step: sdk.ProcessingStep) -> sdk.ProcessingStep:
         """Attach the specification, so downstream builders can resolve against this step."""

@@ -1,4 +1,4 @@
-"""StepSpecification: a step's typed inputs and outputs, the vocabulary dependency resolution uses."""
+"""StepSpecification: a step's typed inputs and outputs, what dependency resolution matches."""
 
 from __future__ import annotations
 
@@ -181,7 +181,9 @@ def contract_mismatches(spec: StepSpecification, contract: ScriptContract) -> li
     for out in spec.outputs.values():
         # A processing output's property must read back the channel of the same name.
         if out.output_type is DependencyType.PROCESSING_OUTPUT and out.logical_name in outputs:
-            keys = [value for kind, value in parse_property_path(out.property_path) if kind == "key"]
+            keys = [
+                value for kind, value in parse_property_path(out.property_path) if kind == "key"
+            ]
             if out.logical_name not in keys:
                 problems.append(f"property path of {out.logical_name!r} reads another channel")
     return problems

@@ -20,8 +20,12 @@ BASE_FIELDS: dict[str, Any] = {
 }
 
 
-def definition(session: Any, steps: Sequence[Any], parameters: Sequence[Any] = (),
-               name: str = "selection-pipeline") -> dict[str, Any]:
+def definition(
+    session: Any,
+    steps: Sequence[Any],
+    parameters: Sequence[Any] = (),
+    name: str = "selection-pipeline",
+) -> dict[str, Any]:
     """The pipeline definition as JSON; callers hold `uploads` so nothing leaves the machine."""
     from builders import sdk
 

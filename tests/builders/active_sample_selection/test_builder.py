@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +31,13 @@ PIPELINE = BASE_FIELDS["pipeline_name"]
 
 def ssl_config(**fields: Any) -> ActiveSampleSelectionConfig:
     return ActiveSampleSelectionConfig(
-        **{**BASE_FIELDS, "selection_strategy": "confidence_threshold", "use_case": "ssl",
-           "confidence_threshold": 0.95, **fields}
+        **{
+            **BASE_FIELDS,
+            "selection_strategy": "confidence_threshold",
+            "use_case": "ssl",
+            "confidence_threshold": 0.95,
+            **fields,
+        }
     )
 
 
@@ -43,9 +46,17 @@ def evaluation_parameter() -> Any:
 
 
 def default_output(step_name: str, output: str) -> dict[str, Any]:
-    return {"Std:Join": {"On": "/", "Values": [
-        f"s3://my-ml-bucket/{PIPELINE}", {"Get": "Execution.PipelineExecutionId"}, step_name, output,
-    ]}}
+    return {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                f"s3://my-ml-bucket/{PIPELINE}",
+                {"Get": "Execution.PipelineExecutionId"},
+                step_name,
+                output,
+            ],
+        }
+    }
 
 
 @pytest.fixture
@@ -61,8 +72,9 @@ def test_single_instance_step(
 ) -> None:
     config = ssl_config(spark_sql_shuffle_partitions=64)
     parameter = evaluation_parameter()
-    step = build(config, inputs={"evaluation_data": parameter,
-                                 "labeled_data": "s3://my-ml-bucket/labeled/"})
+    step = build(
+        config, inputs={"evaluation_data": parameter, "labeled_data": "s3://my-ml-bucket/labeled/"}
+    )
     args = step_arguments(definition(session, [step], [parameter]), "ActiveSampleSelection")
 
     app = args["AppSpecification"]
@@ -76,7 +88,9 @@ def test_single_instance_step(
     assert "BATCH_SIZE" not in args["Environment"]
     assert args["RoleArn"] == BASE_FIELDS["role"]
     assert args["ProcessingResources"]["ClusterConfig"] == {
-        "InstanceType": "ml.m5.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30,
+        "InstanceType": "ml.m5.2xlarge",
+        "InstanceCount": 1,
+        "VolumeSizeInGB": 30,
     }
     assert args["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}
 
@@ -99,8 +113,9 @@ def test_single_instance_step(
     # What would have been uploaded: the staged job, the selection zip, the spark-defaults.
     code = stage_code(staging_dir)
     sent = {u.s3_uri: u.files for u in uploads}
-    assert sent[inputs["code"]["S3Uri"]] == {"active_sample_selection.py":
-                                             code.submit_app.read_bytes()}
+    assert sent[inputs["code"]["S3Uri"]] == {
+        "active_sample_selection.py": code.submit_app.read_bytes()
+    }
     assert sent[inputs["py-files"]["S3Uri"]] == {"selection.zip": code.py_files.read_bytes()}
     (conf_file,) = sent[inputs["conf"]["S3Uri"]].values()
     assert json.loads(conf_file) == config.spark_configuration
@@ -120,34 +135,51 @@ def test_several_instances_pass_s3_uris_as_arguments(
         CONF / "active_learning_step.yaml", pipeline_name=PIPELINE, overwrite_outputs=True
     )
     parameter = evaluation_parameter()
-    step = build(config, inputs={"evaluation_data": parameter,
-                                 "labeled_data": "s3://my-ml-bucket/labeled/"},
-                 outputs={"selected_samples": "s3://my-ml-bucket/to-label/"})
+    step = build(
+        config,
+        inputs={"evaluation_data": parameter, "labeled_data": "s3://my-ml-bucket/labeled/"},
+        outputs={"selected_samples": "s3://my-ml-bucket/to-label/"},
+    )
     args = step_arguments(definition(session, [step], [parameter]), "ALSampleSelection")
 
     metadata_uri = default_output("ALSampleSelection", "selection_metadata")
     assert args["AppSpecification"]["ContainerArguments"] == [
-        "--job_type", "active_learning_selection", "--overwrite",
-        "--input", {"Get": "Parameters.EvaluationData"},
-        "--labeled-data", "s3://my-ml-bucket/labeled/",
-        "--output", "s3://my-ml-bucket/to-label/",
-        "--metadata-output", metadata_uri,
+        "--job_type",
+        "active_learning_selection",
+        "--overwrite",
+        "--input",
+        {"Get": "Parameters.EvaluationData"},
+        "--labeled-data",
+        "s3://my-ml-bucket/labeled/",
+        "--output",
+        "s3://my-ml-bucket/to-label/",
+        "--metadata-output",
+        metadata_uri,
     ]
     assert args["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
     # No data channel: every node would download the whole input; Spark reads S3 instead.
     assert [i["InputName"] for i in args["ProcessingInputs"]] == ["py-files", "conf", "code"]
     # The outputs are still declared, with the URIs the job writes to, for property paths.
-    outputs = {o["OutputName"]: o["S3Output"]["S3Uri"]
-               for o in args["ProcessingOutputConfig"]["Outputs"]}
-    assert outputs == {"selected_samples": "s3://my-ml-bucket/to-label/",
-                       "selection_metadata": metadata_uri}
+    outputs = {
+        o["OutputName"]: o["S3Output"]["S3Uri"] for o in args["ProcessingOutputConfig"]["Outputs"]
+    }
+    assert outputs == {
+        "selected_samples": "s3://my-ml-bucket/to-label/",
+        "selection_metadata": metadata_uri,
+    }
     assert args["Environment"]["UNCERTAINTY_MODE"] == "entropy"
 
 
 def test_several_instances_refuse_local_paths(build: Any) -> None:
     config = ssl_config(processing_instance_count=3)
-    with pytest.raises(BuilderError, match="'evaluation_data' must be an s3:// URI"):
+    with pytest.raises(BuilderError, match="'evaluation_data' must be an s3:// or s3a:// URI"):
         build(config, inputs={"evaluation_data": "/data/predictions"})
+    with pytest.raises(BuilderError, match="'selected_samples' must be an s3:// URI"):
+        build(
+            config,
+            inputs={"evaluation_data": "s3a://my-ml-bucket/preds/"},
+            outputs={"selected_samples": "s3a://my-ml-bucket/out/"},
+        )
 
 
 def test_two_builds_give_the_same_definition(session: Any, staging_dir: Path) -> None:
@@ -159,23 +191,26 @@ def test_two_builds_give_the_same_definition(session: Any, staging_dir: Path) ->
             step = ActiveSampleSelectionStepBuilder(config, fresh, staging_dir).create_step(
                 inputs={"evaluation_data": "s3://my-ml-bucket/preds/"}
             )
-            documents.append(sdk.Pipeline(name=PIPELINE, steps=[step],
-                                          sagemaker_session=fresh).definition())
+            documents.append(
+                sdk.Pipeline(name=PIPELINE, steps=[step], sagemaker_session=fresh).definition()
+            )
     assert documents[0] == documents[1]
 
 
 def test_evaluation_data_resolves_from_an_inference_step(
     build: Any, session: Any, uploads: list[Any]
 ) -> None:
-    inference = upstream_step(session, "Inference", "XGBoostModelInference",
-                              {"eval_output": (), "metrics": ()})
+    inference = upstream_step(
+        session, "Inference", "XGBoostModelInference", {"eval_output": (), "metrics": ()}
+    )
     step = build(ssl_config(), dependencies=[inference])
     assert spec_of(step) is ACTIVE_SAMPLE_SELECTION_SPEC
     document = definition(session, [inference, step])
     selection = next(s for s in document["Steps"] if s["Name"] == "ActiveSampleSelection")
     assert selection["DependsOn"] == ["Inference"]
-    (channel,) = [i for i in selection["Arguments"]["ProcessingInputs"]
-                  if i["InputName"] == "evaluation_data"]
+    (channel,) = [
+        i for i in selection["Arguments"]["ProcessingInputs"] if i["InputName"] == "evaluation_data"
+    ]
     assert channel["S3Input"]["S3Uri"] == output_expr("Inference", "eval_output")
 
 
@@ -201,9 +236,14 @@ def test_output_property_paths_resolve_for_downstream_steps(
     consumer = sdk.ProcessingStep(
         name="Merge",
         step_args=sdk.Processor(
-            role=BASE_FIELDS["role"], image_uri="111122223333.dkr.ecr.us-east-1.amazonaws.com/m:1",
-            instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session,
-        ).run(inputs=[sdk.ProcessingInput(source=selected, destination="/opt/ml/processing/input/x")]),
+            role=BASE_FIELDS["role"],
+            image_uri="111122223333.dkr.ecr.us-east-1.amazonaws.com/m:1",
+            instance_count=1,
+            instance_type="ml.m5.xlarge",
+            sagemaker_session=session,
+        ).run(
+            inputs=[sdk.ProcessingInput(source=selected, destination="/opt/ml/processing/input/x")]
+        ),
     )
     merge = step_arguments(definition(session, [step, consumer]), "Merge")
     assert merge["ProcessingInputs"][0]["S3Input"]["S3Uri"] == output_expr(
@@ -211,26 +251,30 @@ def test_output_property_paths_resolve_for_downstream_steps(
     )
 
 
-def test_cache_event_logs_and_image_override(
-    build: Any, session: Any, uploads: list[Any]
-) -> None:
+def test_cache_event_logs_and_image_override(build: Any, session: Any, uploads: list[Any]) -> None:
     config = ssl_config(
         spark_event_logs_s3_uri="s3://my-ml-bucket/spark-events/",
         image_uri="111122223333.dkr.ecr.us-east-1.amazonaws.com/spark-mirror:3.5-cpu-py312-v1",
         cache_expire_after="P7D",
     )
-    step = build(config, inputs={"evaluation_data": "s3://my-ml-bucket/preds/"},
-                 enable_caching=False)
+    step = build(
+        config, inputs={"evaluation_data": "s3://my-ml-bucket/preds/"}, enable_caching=False
+    )
     document = definition(session, [step])
     assert document["Steps"][0]["CacheConfig"] == {"Enabled": False, "ExpireAfter": "P7D"}
     args = document["Steps"][0]["Arguments"]
     assert args["AppSpecification"]["ImageUri"] == config.image_uri
     assert args["AppSpecification"]["ContainerEntrypoint"] == [
-        *ENTRYPOINT[:3], "--local-spark-event-logs-dir", "/opt/ml/processing/spark-events/", CODE,
+        *ENTRYPOINT[:3],
+        "--local-spark-event-logs-dir",
+        "/opt/ml/processing/spark-events/",
+        CODE,
     ]
     events = args["ProcessingOutputConfig"]["Outputs"][-1]["S3Output"]
-    assert (events["S3Uri"], events["S3UploadMode"]) == (config.spark_event_logs_s3_uri,
-                                                         "Continuous")
+    assert (events["S3Uri"], events["S3UploadMode"]) == (
+        config.spark_event_logs_s3_uri,
+        "Continuous",
+    )
 
 
 def test_ssl_and_active_learning_steps_in_one_pipeline(
@@ -243,13 +287,10 @@ def test_ssl_and_active_learning_steps_in_one_pipeline(
     )
     steps = [inference, build(ssl, dependencies=[inference]), build(al, dependencies=[inference])]
     document = definition(session, steps)
-    assert [s["Name"] for s in document["Steps"]] == ["Inference", "SSLSampleSelection",
-                                                     "ALSampleSelection"]
+    assert [s["Name"] for s in document["Steps"]] == [
+        "Inference",
+        "SSLSampleSelection",
+        "ALSampleSelection",
+    ]
     zips = {u.s3_uri for u in uploads if "selection.zip" in u.files}
     assert len(zips) == 1  # one code hash: both steps ship the same code
-
-
-def test_staged_zip_is_the_library(staging_dir: Path) -> None:
-    code = stage_code(staging_dir)
-    with zipfile.ZipFile(io.BytesIO(code.py_files.read_bytes())) as archive:
-        assert "selection/names.py" in archive.namelist()

@@ -154,17 +154,31 @@ def test_environment_holds_only_the_strategy_family(strategy: Strategy) -> None:
 
 def test_environment_parses_back_to_the_configured_values() -> None:
     chosen = config(
-        selection_strategy="badge", use_case="active_learning", batch_size=64, metric="cosine",
-        feature_fields="emb_0, emb_1", normalize_scores=True, prob_sum_tolerance=1e-5,
-        id_field="user_id", label_field="label", output_format="parquet", spark_log_level="info",
+        selection_strategy="badge",
+        use_case="active_learning",
+        batch_size=64,
+        metric="cosine",
+        feature_fields="emb_0, emb_1",
+        normalize_scores=True,
+        prob_sum_tolerance=1e-5,
+        id_field="user_id",
+        label_field="label",
+        output_format="parquet",
+        spark_log_level="info",
     )
     params = SelectionParams.from_env(chosen.get_environment_variables())
     assert params.strategy is Strategy.BADGE and params.use_case is UseCase.ACTIVE_LEARNING
-    assert (params.batch_size, params.metric, params.feature_fields) == (64, "cosine",
-                                                                       ("emb_0", "emb_1"))
+    assert (params.batch_size, params.metric, params.feature_fields) == (
+        64,
+        "cosine",
+        ("emb_0", "emb_1"),
+    )
     assert (params.normalize_scores, params.prob_sum_tolerance) == (True, 1e-5)
-    assert (params.id_field, params.label_field, params.output_format) == ("user_id", "label",
-                                                                         "parquet")
+    assert (params.id_field, params.label_field, params.output_format) == (
+        "user_id",
+        "label",
+        "parquet",
+    )
     assert chosen.get_environment_variables()["SPARK_LOG_LEVEL"] == "INFO"
 
 
@@ -179,17 +193,20 @@ def test_job_type_follows_the_strategy_unless_given() -> None:
 def test_spark_configuration() -> None:
     assert config().spark_configuration is None
     chosen = config(
-        spark_sql_shuffle_partitions=64, spark_executor_memory="8g",
+        spark_sql_shuffle_partitions=64,
+        spark_executor_memory="8g",
         spark_defaults={"spark.sql.adaptive.enabled": "true"},
     )
-    assert chosen.spark_configuration == [{
-        "Classification": "spark-defaults",
-        "Properties": {
-            "spark.executor.memory": "8g",
-            "spark.sql.adaptive.enabled": "true",
-            "spark.sql.shuffle.partitions": "64",
-        },
-    }]
+    assert chosen.spark_configuration == [
+        {
+            "Classification": "spark-defaults",
+            "Properties": {
+                "spark.executor.memory": "8g",
+                "spark.sql.adaptive.enabled": "true",
+                "spark.sql.shuffle.partitions": "64",
+            },
+        }
+    ]
 
 
 def test_several_instances_read_s3_directly() -> None:
@@ -202,7 +219,9 @@ def test_conf_examples() -> None:
     al = ActiveSampleSelectionConfig.from_file(CONF / "active_learning_step.yaml")
     assert (ssl.use_case, ssl.family, ssl.reads_s3_directly) == ("ssl", Family.SSL, False)
     assert (al.use_case, al.family, al.reads_s3_directly) == (
-        "active_learning", Family.ACTIVE_LEARNING, True
+        "active_learning",
+        Family.ACTIVE_LEARNING,
+        True,
     )
     with pytest.raises(ValueError, match="NOT valid for SSL"):
         ActiveSampleSelectionConfig.from_file(CONF / "ssl_step.yaml", selection_strategy="badge")

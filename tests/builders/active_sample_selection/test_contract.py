@@ -82,7 +82,10 @@ def test_job_parses_the_arguments_the_multi_instance_step_passes() -> None:
     )
     assert args.job_type == "active_learning_selection" and args.overwrite
     assert (args.input, args.labeled_data, args.output, args.metadata_output) == (
-        "s3://b/input", "s3://b/labeled-data", "s3://b/output", "s3://b/metadata-output"
+        "s3://b/input",
+        "s3://b/labeled-data",
+        "s3://b/output",
+        "s3://b/metadata-output",
     )
 
 
@@ -91,6 +94,7 @@ def test_framework_requirements_match_the_package_metadata() -> None:
         requires = importlib.metadata.requires("active-sample-selection") or []
     except importlib.metadata.PackageNotFoundError:
         pytest.skip("project not installed")
+
     def parts(name: str, spec: str) -> tuple[str, frozenset[str]]:
         return name, frozenset(spec.replace(" ", "").split(","))
 

@@ -11,7 +11,13 @@ from builders.base.config import ProcessingStepConfigBase
 from builders.base.contract import ScriptContract
 from builders.base.errors import BuilderError, DependencyResolutionError
 from builders.base.resolver import spec_of
-from builders.base.spec import DependencySpec, DependencyType, NodeType, OutputSpec, StepSpecification
+from builders.base.spec import (
+    DependencySpec,
+    DependencyType,
+    NodeType,
+    OutputSpec,
+    StepSpecification,
+)
 from tests.builders.helpers import BASE_FIELDS, ROLE, definition, output_expr, upstream_step
 
 SPEC = StepSpecification(
@@ -67,7 +73,8 @@ class ScoringBuilder(StepBuilderBase[ProcessingStepConfigBase]):
             outputs=self.processing_outputs(self.collect_outputs(outputs)),
         )
         step = sdk.ProcessingStep(
-            name=self.step_name, step_args=step_args,
+            name=self.step_name,
+            step_args=step_args,
             cache_config=self.cache_config(enable_caching),
         )
         return self.finish(step)

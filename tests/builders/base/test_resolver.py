@@ -89,7 +89,9 @@ def test_keyword_from_an_unknown_step_type_does_not_resolve(session: Any) -> Non
 def test_tie_is_an_error_not_a_guess(session: Any) -> None:
     a = upstream_step(session, "A", "Inference", {"eval_output": ()})
     b = upstream_step(session, "B", "Inference", {"scores": ()})
-    with pytest.raises(DependencyResolutionError, match=r"several upstream outputs.*A\.eval_output"):
+    with pytest.raises(
+        DependencyResolutionError, match=r"several upstream outputs.*A\.eval_output"
+    ):
         resolve_dependencies(CONSUMER, [a, b])
     # ... unless the caller named the input, which then needs no resolution.
     assert resolve_dependencies(CONSUMER, [a, b], skip={"predictions"}) == {}

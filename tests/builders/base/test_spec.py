@@ -20,9 +20,7 @@ PATH = "properties.ProcessingOutputConfig.Outputs['{}'].S3Output.S3Uri"
 
 
 def dependency(name: str = "data", **kw: Any) -> DependencySpec:
-    return DependencySpec(
-        logical_name=name, dependency_type=DependencyType.PROCESSING_OUTPUT, **kw
-    )
+    return DependencySpec(logical_name=name, dependency_type=DependencyType.PROCESSING_OUTPUT, **kw)
 
 
 def output(name: str = "result", **kw: Any) -> OutputSpec:
@@ -46,8 +44,9 @@ def test_property_path_parses_attributes_and_keys() -> None:
     )
 
 
-@pytest.mark.parametrize("path", ["ProcessingOutputConfig.Outputs", "properties", "properties.A..B",
-                                  "properties.A['x"])
+@pytest.mark.parametrize(
+    "path", ["ProcessingOutputConfig.Outputs", "properties", "properties.A..B", "properties.A['x"]
+)
 def test_malformed_property_path_is_refused(path: str) -> None:
     with pytest.raises(SpecificationError):
         parse_property_path(path)
@@ -100,7 +99,10 @@ def test_node_type_decides_dependencies_and_outputs(
     ],
 )
 def test_ambiguous_or_inconsistent_spec_is_refused(kwargs: dict[str, Any], message: str) -> None:
-    fields: dict[str, Any] = {"dependencies": {"data": dependency()}, "outputs": {"result": output()}}
+    fields: dict[str, Any] = {
+        "dependencies": {"data": dependency()},
+        "outputs": {"result": output()},
+    }
     with pytest.raises(ValueError, match=message):
         StepSpecification(step_type="Thing", node_type=NodeType.INTERNAL, **{**fields, **kwargs})
 
@@ -123,8 +125,12 @@ def test_contract_mismatches_name_every_difference() -> None:
         },
     )
     contract = CONTRACT.model_copy(
-        update={"expected_input_paths": {"data": "/opt/ml/processing/input/data",
-                                         "more": "/opt/ml/processing/input/more"}}
+        update={
+            "expected_input_paths": {
+                "data": "/opt/ml/processing/input/data",
+                "more": "/opt/ml/processing/input/more",
+            }
+        }
     )
     assert contract_mismatches(spec, contract) == [
         "dependency 'extra' has no container path",
