@@ -76,6 +76,12 @@ class Family(StrEnum):
     RUNTIME = "runtime"
 
 
+JOB_TYPE_BY_FAMILY: dict[Family, str] = {
+    Family.SSL: JOB_TYPES[0],
+    Family.ACTIVE_LEARNING: JOB_TYPES[1],
+}
+
+
 @dataclass(frozen=True)
 class EnvVar:
     name: str
@@ -143,4 +149,6 @@ PATH_ARGUMENTS: dict[str, str] = {
     OUTPUT_SELECTED_SAMPLES: "--output",
     OUTPUT_SELECTION_METADATA: "--metadata-output",
 }
+JOB_TYPE_ARGUMENT = "--job_type"
+OVERWRITE_ARGUMENT = "--overwrite"
 ALLOWED_URI_SCHEMES: tuple[str, ...] = ("", "file", "s3", "s3a")

@@ -8,12 +8,11 @@ from typing import Any
 
 from builders import sdk
 from builders.active_sample_selection.config import ActiveSampleSelectionConfig
-from builders.active_sample_selection.contract import JOB_TYPE_ARGUMENT, OVERWRITE_ARGUMENT
 from builders.active_sample_selection.package import stage_code
 from builders.active_sample_selection.spec import ACTIVE_SAMPLE_SELECTION_SPEC
 from builders.base.builder import Source, StepBuilderBase
 from builders.base.errors import BuilderError
-from selection.names import PATH_ARGUMENTS
+from selection.names import JOB_TYPE_ARGUMENT, OVERWRITE_ARGUMENT, PATH_ARGUMENTS
 
 # Outputs are also declared as ProcessingOutputs, whose destinations must be s3://.
 _INPUT_SCHEMES = ("s3://", "s3a://")

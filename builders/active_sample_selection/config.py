@@ -19,6 +19,7 @@ from builders.base.config import ProcessingStepConfigBase
 from selection.names import (
     ENV_VARS,
     ENV_VARS_BY_NAME,
+    JOB_TYPE_BY_FAMILY,
     JOB_TYPES,
     OPTIONAL_ENV_VARS,
     SSL_STRATEGIES,
@@ -192,7 +193,7 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
         """job_type, or the job type named after the strategy's family."""
         if self.job_type is not None:
             return self.job_type
-        return next(t for t in JOB_TYPES if t.startswith(self.family.value))
+        return JOB_TYPE_BY_FAMILY[self.family]
 
     @property
     def reads_s3_directly(self) -> bool:

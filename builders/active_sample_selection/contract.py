@@ -11,6 +11,7 @@ from selection.names import (
     DEFAULT_JOB_TYPE,
     ENV_VARS,
     INPUT_LABELED_DATA,
+    JOB_TYPE_ARGUMENT,
     JOB_TYPES,
     OPTIONAL_ENV_VARS,
     PATH_ARGUMENTS,
@@ -18,9 +19,6 @@ from selection.names import (
     SSL_STRATEGIES,
     Family,
 )
-
-JOB_TYPE_ARGUMENT = "--job_type"
-OVERWRITE_ARGUMENT = "--overwrite"
 
 
 def _path_defaults() -> dict[str, str | None]:

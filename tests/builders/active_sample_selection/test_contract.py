@@ -11,13 +11,14 @@ import pytest
 from builders.active_sample_selection.contract import (
     ACTIVE_SAMPLE_SELECTION_CONTRACT as CONTRACT,
 )
-from builders.active_sample_selection.contract import JOB_TYPE_ARGUMENT, OVERWRITE_ARGUMENT
 from jobs.active_sample_selection import build_parser
 from selection.names import (
     CONTAINER_INPUT_PATHS,
     CONTAINER_OUTPUT_PATHS,
     DEFAULT_JOB_TYPE,
     ENV_VARS,
+    JOB_TYPE_ARGUMENT,
+    OVERWRITE_ARGUMENT,
     PATH_ARGUMENTS,
 )
 from selection.params import SelectionParams
