@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from selection.names import ENV_VARS
 from tests.helpers import prediction_rows
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
 
 
 def test_configuration_table_lists_every_variable_with_its_default() -> None:
@@ -37,3 +40,18 @@ def test_library_example_runs(spark: SparkSession) -> None:
     assert scope["to_label"].count() == 50  # type: ignore[attr-defined]
     assert scope["llm"].count() == 50  # type: ignore[attr-defined]
     assert scope["per_class"].count() == 50  # type: ignore[attr-defined]
+
+
+def test_sagemaker_example_renders_a_definition(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+    (example,) = [b for b in blocks if "ActiveSampleSelectionStepBuilder" in b]
+    exec(example, {})
+    out = capsys.readouterr().out
+    definition = json.loads(out[out.index("{") :])  # the SDK may print notices first
+    (step,) = definition["Steps"]
+    assert step["Type"] == "Processing"
+    image = step["Arguments"]["AppSpecification"]["ImageUri"]
+    assert image.endswith("sagemaker-spark-processing:3.5-cpu-py312-v1")
