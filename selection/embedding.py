@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import NumericType
+from pyspark.sql.types import LongType, NumericType, StructField, StructType
 
 from selection.errors import SelectionInputError
 from selection.names import (
@@ -29,6 +29,7 @@ from selection.scores import ScoreSpec, uncertainty
 
 KEY = "_sel_key"  # seeded 64-bit hash of the id: order- and partitioning-independent randomness
 ID = "_sel_id"
+PICK = "_sel_pick"
 CHUNK_ROWS = 65_536  # rows converted at a time, bounding the Python objects alive at once
 
 
@@ -40,7 +41,7 @@ def resolve_feature_columns(
     label_col: str = "",
     score_cols: Sequence[str] = (),
 ) -> list[str]:
-    """FEATURE_FIELDS if given, else the `emb_*` columns, else numeric non-id/label/score columns."""
+    """FEATURE_FIELDS if given, else the `emb_*` columns, else numeric non-id/label/score ones."""
     types = {f.name: f.dataType for f in df.schema.fields}
     if feature_fields:
         chosen = list(dict.fromkeys(feature_fields))
@@ -57,7 +58,8 @@ def resolve_feature_columns(
         if not chosen:
             skip = {id_col, label_col, *score_cols}
             chosen = [
-                c for c in df.columns
+                c
+                for c in df.columns
                 if c not in skip and not c.startswith("_") and isinstance(types[c], NumericType)
             ]
     for name in chosen:
@@ -106,11 +108,11 @@ def _chunk_to_block(rows: list[Any], d: int, c: int) -> Block:
     keys = np.array([r[0] for r in rows], dtype=np.int64).view(np.uint64)
     # dtype float64 turns None into NaN, so nulls are caught with NaN and inf below.
     values = np.array([r[2 : 2 + d + c] for r in rows], dtype=np.float64).reshape(len(rows), d + c)
-    good = np.isfinite(values).all(axis=1)
+    good = np.asarray(np.isfinite(values).all(axis=1))
     bad_rows = int(len(rows) - good.sum())
     example = min(str(ids[i]) for i in np.flatnonzero(~good)) if bad_rows else None
     if bad_rows:
-        ids = [i for i, ok in zip(ids, good, strict=True) if ok]
+        ids = [ids[i] for i in np.flatnonzero(good)]
         keys, values = keys[good], values[good]
     return Block(ids, keys, values[:, :d], values[:, d:], bad_rows, example)
 
@@ -163,16 +165,21 @@ def nearest_sq_dist(x: np.ndarray, centres: np.ndarray, chunk: int = 4096) -> np
     out = np.full(len(x), np.inf)
     if len(centres) == 0 or len(x) == 0:
         return out
-    c_sq = np.einsum("ij,ij->i", centres, centres)
+    # Shifting to the centres' mean keeps the expanded form accurate for data far from 0.
+    shift = centres.mean(axis=0)
+    shifted = centres - shift
+    c_sq = np.einsum("ij,ij->i", shifted, shifted)
     for start in range(0, len(x), chunk):
         part = x[start : start + chunk]
-        approx = c_sq[None, :] - 2.0 * (part @ centres.T)
+        approx = c_sq[None, :] - 2.0 * ((part - shift) @ shifted.T)
         diff = part - centres[np.argmin(approx, axis=1)]
         out[start : start + chunk] = np.einsum("ij,ij->i", diff, diff)
     return out
 
 
-def raise_on_bad_rows(bad_rows: int, example: str | None, columns: Sequence[str], what: str) -> None:
+def raise_on_bad_rows(
+    bad_rows: int, example: str | None, columns: Sequence[str], what: str
+) -> None:
     """The same wording as the job's data checks, which would report these rows after the fact."""
     if bad_rows:
         raise SelectionInputError(
@@ -195,20 +202,25 @@ def fetch_selected(
     plain `orderBy` would run a sampling job over the whole input first.
     """
     if not picked_ids:
-        empty = df.limit(0)
+        # Still a scan, not limit(0) that the optimizer turns into no scan: metrics observed on
+        # `df` (the job's data checks) are reported only when a query reads it.
+        empty = df.filter(F.rand(0) < F.lit(-1.0))
         return empty.select(
             *df.columns,
             F.lit(None).cast("double").alias(UNCERTAINTY_SCORE),
             F.lit(DATA_SOURCE_AL).alias(DATA_SOURCE),
             F.lit(None).cast("long").alias(SELECTION_RANK),
         )
-    id_type = df.schema[id_col].dataType
-    literals = [F.lit(v).cast(id_type) for v in picked_ids]
-    ident = F.col(id_col)
-    pairs = [c for rank, lit in enumerate(literals, start=1) for c in (lit, F.lit(rank))]
-    rank = F.element_at(F.create_map(*pairs), ident).cast("long")
-    picked = df.filter(ident.isin(*literals)).withColumn(SELECTION_RANK, rank)
-    picked = picked.orderBy(F.col(SELECTION_RANK), ident).limit(len(picked_ids))
+    # A broadcast join with the (id, rank) pairs rather than isin/map literals, whose expression
+    # trees grow with the batch size.
+    schema = StructType(
+        [StructField(PICK, df.schema[id_col].dataType), StructField(SELECTION_RANK, LongType())]
+    )
+    ranks = df.sparkSession.createDataFrame(
+        [(v, rank) for rank, v in enumerate(picked_ids, start=1)], schema
+    )
+    picked = df.join(F.broadcast(ranks), F.col(id_col) == F.col(PICK)).drop(PICK)
+    picked = picked.orderBy(F.col(SELECTION_RANK), F.col(id_col)).limit(len(picked_ids))
     out = picked.withColumn(UNCERTAINTY_SCORE, uncertainty(mode, scores.probabilities(picked)))
     out = out.withColumn(DATA_SOURCE, F.lit(DATA_SOURCE_AL))
     return out.select(*df.columns, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)

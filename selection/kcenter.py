@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from pyspark import Broadcast
+from pyspark import RDD, Broadcast
 from pyspark.sql import DataFrame
 
 from selection.embedding import (
@@ -40,6 +40,10 @@ from selection.scores import ScoreSpec
 
 Transform = Callable[[DataFrame], DataFrame]
 LABELED_CENTRES_MIN = 1024  # labeled rows kept as centres before they are thinned to a core-set
+# More partitions mean more candidates for the driver round: on small inputs a floor keeps R
+# within a few percent of sequential farthest-first, at P * tau * d doubles on the driver.
+MIN_PARTITIONS = 16
+PARTITION_BYTES = 128 * 1024**2  # input bytes per partition, Spark's default split size
 
 
 def farthest_first(
@@ -107,7 +111,9 @@ def _gather(local: Sequence[LocalCoreset], d: int) -> tuple[Block, float, int, i
     )
 
 
-def _ordered_rows(df: DataFrame, id_col: str, features: Sequence[str], seed: int, parts: int) -> Any:
+def _ordered_rows(
+    df: DataFrame, id_col: str, features: Sequence[str], seed: int, parts: int
+) -> RDD[Any]:
     keyed = keyed_rows(df, id_col, features, seed)
     # Partition and order by a hash of (id, seed): the same seed gives the same partitions and
     # the same farthest-first starts whatever order the input rows arrive in.
@@ -146,6 +152,22 @@ def labeled_centres(
     return cands.x[picks], local_radius + driver_radius, rows
 
 
+def partition_count(df: DataFrame) -> int:
+    """P for the core-set: from the input's size, not from how it is split or the cluster's cores.
+
+    The candidates, hence the picks, depend on P; deriving it from the bytes of the input files
+    (Spark's plan statistics, no job) keeps a seed's selection the same across split sizes,
+    file counts and cluster sizes. Inputs without file statistics fall back to their partitions.
+    """
+    try:
+        size = int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
+    except Exception:  # statistics are an internal API: never fail a selection over them
+        size = -1
+    if 0 <= size < 2**62:  # an unknown size is reported as Long.MaxValue
+        return max(MIN_PARTITIONS, math.ceil(size / PARTITION_BYTES))
+    return max(MIN_PARTITIONS, df.rdd.getNumPartitions())
+
+
 def select_diversity(
     df: DataFrame,
     batch_size: int,
@@ -167,7 +189,7 @@ def select_diversity(
     """
     sc = df.sparkSession.sparkContext
     d, tau, metric = len(features), 2 * batch_size, Metric(metric)
-    parts = partitions or max(df.rdd.getNumPartitions(), sc.defaultParallelism)
+    parts = partitions or partition_count(df)
     lab_x, lab_radius, lab_rows = np.empty((0, d)), 0.0, 0
     if labeled is not None:
         cap = max(LABELED_CENTRES_MIN, 4 * tau)
@@ -196,12 +218,15 @@ def select_diversity(
     lab_bc.destroy()
 
     # Thinned labeled centres sit up to lab_radius from labeled rows they stand for.
-    lower = driver_radius / 2 if lab_radius == 0 else min(driver_radius / 2, driver_radius - lab_radius)
+    lower = (
+        driver_radius / 2 if lab_radius == 0 else min(driver_radius / 2, driver_radius - lab_radius)
+    )
     figures: dict[str, Any] = {
         "algorithm": "two-round composable k-center core-set (farthest-first per partition, "
         "then on the driver)",
         "metric": metric.value,
-        "distance": "euclidean" if metric is Metric.EUCLIDEAN
+        "distance": "euclidean"
+        if metric is Metric.EUCLIDEAN
         else "euclidean between L2-normalised rows = sqrt(2 * (1 - cosine similarity))",
         "feature_columns": list(features),
         "rows": n_rows,
@@ -242,8 +267,15 @@ def diversity(
 
     def transform(df: DataFrame) -> DataFrame:
         return select_diversity(
-            df, batch_size, id_col=id_col, features=features, metric=metric, seed=seed,
-            mode=mode, scores=scores, labeled=labeled,
+            df,
+            batch_size,
+            id_col=id_col,
+            features=features,
+            metric=metric,
+            seed=seed,
+            mode=mode,
+            scores=scores,
+            labeled=labeled,
         ).rows
 
     return transform

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from selection.errors import SelectionConfigError
 from selection.names import Strategy
 from selection.params import SelectionParams
 from selection.result import Selected
@@ -21,17 +20,12 @@ def score_spec(params: SelectionParams) -> ScoreSpec:
     )
 
 
-def select(
-    df: DataFrame, params: SelectionParams, *, labeled: DataFrame | None = None
-) -> Selected:
+def select(df: DataFrame, params: SelectionParams, *, labeled: DataFrame | None = None) -> Selected:
     """Run the strategy `params` names on `df`; rows whose id is in `labeled` are never chosen."""
     scores = score_spec(params)
     ident = params.id_field
     if params.strategy in (Strategy.DIVERSITY, Strategy.BADGE):
-        raise SelectionConfigError(
-            f"strategy '{params.strategy}' is not yet available in this version; "
-            "use uncertainty for active learning"
-        )
+        return _select_embedding(df, params, scores, labeled)
     if labeled is not None:
         df = df.join(labeled.select(ident).distinct(), on=ident, how="left_anti")
     if params.strategy is Strategy.CONFIDENCE_THRESHOLD:
@@ -47,3 +41,44 @@ def select(
             params.batch_size, params.uncertainty_mode, id_col=ident, scores=scores
         )
     return Selected(rows=df.transform(transform))
+
+
+def _select_embedding(
+    df: DataFrame, params: SelectionParams, scores: ScoreSpec, labeled: DataFrame | None
+) -> Selected:
+    """diversity / badge: they exclude `labeled` ids themselves (diversity also covers them)."""
+    from selection.badge import select_badge
+    from selection.embedding import resolve_feature_columns
+    from selection.kcenter import select_diversity
+
+    features = resolve_feature_columns(
+        df,
+        params.feature_fields,
+        id_col=params.id_field,
+        label_col=params.label_field,
+        score_cols=scores.columns(df),
+    )
+    if params.strategy is Strategy.DIVERSITY:
+        return select_diversity(
+            df,
+            params.batch_size,
+            id_col=params.id_field,
+            features=features,
+            metric=params.metric,
+            seed=params.random_seed,
+            mode=params.uncertainty_mode,
+            scores=scores,
+            labeled=labeled,
+        )
+    return select_badge(
+        df,
+        params.batch_size,
+        id_col=params.id_field,
+        features=features,
+        metric=params.metric,
+        seed=params.random_seed,
+        rounds=params.kmeans_rounds,
+        mode=params.uncertainty_mode,
+        scores=scores,
+        labeled=labeled,
+    )

@@ -1,0 +1,225 @@
+"""Diversity: the two-round k-center core-set against exact answers and sequential greedy."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from chispa import assert_approx_df_equality
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+
+from selection.embedding import nearest_sq_dist
+from selection.kcenter import diversity, farthest_first, partition_count, select_diversity
+from selection.names import Strategy
+from selection.params import SelectionParams
+from selection.registry import select
+from tests.test_embedding import numpy_frame
+
+FEATURES = ["emb_0", "emb_1"]
+
+
+def _covering(x: np.ndarray, centres: np.ndarray) -> float:
+    d2 = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1).min(1)
+    return math.sqrt(float(d2.max()))
+
+
+def _brute_force_opt(x: np.ndarray, k: int) -> float:
+    """Discrete k-center optimum (centres are rows); at least the continuous one."""
+    return min(_covering(x, x[list(c)]) for c in itertools.combinations(range(len(x)), k))
+
+
+def _ids(df: DataFrame) -> list[Any]:
+    return [r["id"] for r in df.orderBy("selection_rank").collect()]
+
+
+def test_farthest_first_on_a_line() -> None:
+    x = np.array([[0.0], [1.0], [2.0], [10.0]])
+    assert farthest_first(x, 2, start=0) == ([0, 3], 2.0)
+    assert farthest_first(x, 9, start=1) == ([1, 3, 0, 2], 0.0)
+    # Existing centres: the first pick is the row farthest from them.
+    picks, radius = farthest_first(x, 1, init_sq=np.array([100.0, 81.0, 64.0, 0.0]))
+    assert (picks, radius) == ([0], 2.0)
+
+
+def test_duplicates_are_picked_once_each() -> None:
+    x = np.zeros((3, 2))
+    assert farthest_first(x, 3, start=2) == ([2, 0, 1], 0.0)
+
+
+SCHEMA = StructType(
+    [
+        StructField("id", LongType()),
+        StructField("emb_0", DoubleType()),
+        StructField("emb_1", DoubleType()),
+        StructField("prob_class_0", DoubleType()),
+        StructField("prob_class_1", DoubleType()),
+    ]
+)
+
+
+def test_exact_rows_with_labeled_centres(spark: SparkSession) -> None:
+    """Labeled rows at 0 and 25: the picks do not depend on the seed or the partitions."""
+    pool = [
+        (1, 1.0, 0.0, 0.9, 0.1),
+        (2, 2.0, 0.0, 0.5, 0.5),
+        (3, 3.0, 0.0, 0.8, 0.2),
+        (4, 10.0, 0.0, 0.7, 0.3),
+        (5, 20.0, 0.0, 0.6, 0.4),
+        (99, 25.0, 0.0, 0.5, 0.5),  # labeled already: never selected, though the farthest
+    ]
+    df = spark.createDataFrame(pool, SCHEMA).repartition(3)
+    labeled = spark.createDataFrame(
+        [(98, 0.0, 0.0), (99, 25.0, 0.0)], "id long, emb_0 double, emb_1 double"
+    )
+    got = select_diversity(df, 2, id_col="id", features=FEATURES, seed=1, labeled=labeled)
+    expected_schema = StructType(
+        [
+            *SCHEMA.fields,
+            StructField("uncertainty_score", DoubleType()),
+            StructField("data_source", StringType(), nullable=False),
+            StructField("selection_rank", LongType()),
+        ]
+    )
+    expected = spark.createDataFrame(
+        [
+            (4, 10.0, 0.0, 0.7, 0.3, 0.6, "active_learning", 1),
+            (5, 20.0, 0.0, 0.6, 0.4, 0.8, "active_learning", 2),
+        ],
+        expected_schema,
+    )
+    assert_approx_df_equality(got.rows, expected, 1e-12, ignore_nullable=True)
+    f = got.figures
+    assert f["covering_radius"] == pytest.approx(3.0)
+    assert f["labeled_centres"] == 2
+    assert f["rows"] == 5
+    # 10 is farthest from the labeled 0 and 25, then 20; row 3 is left 3 from 0.
+    assert f["driver_radius"] == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_tiny_sets_against_the_brute_force_optimum(
+    spark: SparkSession, tmp_path: Path, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.vstack(
+        [
+            rng.normal(size=(8, 2)),
+            rng.normal(size=(6, 2)) + np.array([6.0, 0.0]),
+            rng.normal(size=(4, 2)) * 0.5 + np.array([0.0, 9.0]),
+        ]
+    )
+    df = numpy_frame(spark, tmp_path, x)
+    k = 3
+    # Two partitions of 9 rows each and tau = 6: the core-set really is a subset.
+    got = select_diversity(df, k, id_col="id", features=FEATURES, seed=seed, partitions=2)
+    f = got.figures
+    ids = _ids(got.rows)
+    assert len(set(ids)) == k
+    assert f["candidates"] <= 12
+    opt = _brute_force_opt(x, k)
+    radius = _covering(x, x[ids])
+    assert f["covering_radius"] == pytest.approx(radius, rel=1e-9)
+    assert radius <= 4 * opt + 1e-9
+    assert radius <= f["driver_radius"] + f["max_local_radius"] + 1e-9
+    assert f["opt_lower_bound"] <= opt + 1e-9
+    assert f["certified_ratio"] == pytest.approx(radius / f["opt_lower_bound"])
+
+
+def test_cosine_uses_directions_only(spark: SparkSession) -> None:
+    pool = [
+        (1, 2.0, 0.0, 0.5, 0.5),  # 0 degrees
+        (2, 0.0, 3.0, 0.5, 0.5),  # 90
+        (3, 1.0, 1.0, 0.5, 0.5),  # 45
+        (4, -0.5, 0.05, 0.5, 0.5),  # about 174, yet near in euclidean distance
+    ]
+    df = spark.createDataFrame(pool, SCHEMA)
+    labeled = spark.createDataFrame([(0, 5.0, 0.0)], "id long, emb_0 double, emb_1 double")
+    common: dict[str, Any] = {"id_col": "id", "features": FEATURES, "labeled": labeled}
+    cos = select_diversity(df, 2, metric="cosine", **common)
+    assert _ids(cos.rows) == [4, 2]
+    assert cos.figures["covering_radius"] == pytest.approx(2 * math.sin(math.radians(22.5)))
+    # Euclidean distances would start elsewhere: row 2 is farthest from the labeled (5, 0).
+    x = np.array([r[1:3] for r in pool])
+    init = ((x - np.array([5.0, 0.0])) ** 2).sum(1)
+    assert farthest_first(x, 1, init_sq=init)[0] == [1]
+
+
+@pytest.fixture(scope="module")
+def blobs(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[np.ndarray, DataFrame]:
+    """10^5 rows of a Gaussian mixture in 8 dimensions."""
+    rng = np.random.default_rng(7)
+    centres = rng.normal(scale=6.0, size=(20, 8))
+    x = centres[rng.integers(20, size=100_000)] + rng.normal(size=(100_000, 8))
+    return x, numpy_frame(spark, tmp_path_factory.mktemp("blobs"), x)
+
+
+def test_large_within_15_percent_of_sequential(blobs: tuple[np.ndarray, DataFrame]) -> None:
+    x, df = blobs
+    k = 32
+    got = select_diversity(df, k, id_col="id", features=[f"emb_{j}" for j in range(8)], seed=11)
+    ids = _ids(got.rows)
+    assert len(ids) == len(set(ids)) == k
+    _, sequential = farthest_first(x, k, start=0)
+    radius = got.figures["covering_radius"]
+    assert radius == pytest.approx(math.sqrt(nearest_sq_dist(x, x[ids]).max()), rel=1e-9)
+    assert radius <= 1.15 * sequential, (radius, sequential)
+    assert radius <= got.figures["radius_upper_bound"] + 1e-9
+    assert got.figures["rows"] == 100_000
+
+
+def test_rare_far_clusters_are_covered(spark: SparkSession, tmp_path: Path) -> None:
+    """Five clusters of 4 rows far from 10^5 bulk rows: every one must get a centre."""
+    rng = np.random.default_rng(5)
+    bulk = rng.normal(size=(100_000 - 20, 4))
+    spots = np.vstack([50 * np.eye(4), [-50.0, 0.0, 0.0, 0.0]])
+    far = np.repeat(spots, 4, axis=0) + rng.normal(size=(20, 4)) * 0.1
+    x = np.vstack([bulk, far])
+    order = rng.permutation(len(x))
+    x = x[order]
+    df = numpy_frame(spark, tmp_path, x)
+    k = 12
+    got = select_diversity(df, k, id_col="id", features=[f"emb_{j}" for j in range(4)], seed=2)
+    ids = _ids(got.rows)
+    rare = set(np.flatnonzero(order >= len(bulk)).tolist())
+    assert len(rare & set(ids)) == 5
+    _, sequential = farthest_first(x, k, start=0)
+    assert got.figures["covering_radius"] <= 1.1 * sequential
+    # Why the candidates must come from farthest-first: a uniform sample of as many rows
+    # misses the rare clusters and leaves a radius several times larger.
+    sample = rng.choice(len(x), size=got.figures["candidates"], replace=False)
+    picks, _ = farthest_first(x[sample], k, start=0)
+    uniform = math.sqrt(nearest_sq_dist(x, x[sample][picks]).max())
+    assert uniform > 3 * got.figures["covering_radius"]
+
+
+def test_same_seed_same_ids_whatever_the_input_order(blobs: tuple[np.ndarray, DataFrame]) -> None:
+    _, df = blobs
+    small = df.filter("id < 2000")
+    features = [f"emb_{j}" for j in range(8)]
+    first = _ids(small.transform(diversity(16, features=features, seed=9)))
+    # P comes from the input's bytes, not its partitions: another layout, the same partitions.
+    shuffled = small.repartition(7, F.rand(1))
+    assert partition_count(shuffled) == partition_count(small) == 16
+    again = _ids(shuffled.transform(diversity(16, features=features, seed=9)))
+    assert first == again
+
+
+def test_registry_runs_diversity_and_excludes_labeled(spark: SparkSession) -> None:
+    rows = [(i, float(i), float(i % 3), 0.5, 0.5) for i in range(12)]
+    df = spark.createDataFrame(rows, SCHEMA)
+    labeled = spark.createDataFrame(
+        [(11, 11.0, 2.0), (0, 0.0, 0.0)], "id long, emb_0 double, emb_1 double"
+    )
+    params = SelectionParams(strategy=Strategy.DIVERSITY, batch_size=20)
+    got = select(df, params, labeled=labeled)
+    assert sorted(_ids(got.rows)) == list(range(1, 11))
+    assert got.figures["covering_radius"] == 0.0
+    assert got.figures["feature_columns"] == FEATURES
