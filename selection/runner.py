@@ -12,9 +12,10 @@ from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from selection.checks import DataChecks, check_schema, duplicate_ids, raise_on_duplicates
-from selection.errors import SelectionConfigError
+from selection.errors import SelectionConfigError, SelectionInputError
 from selection.io import read_predictions, redact
 from selection.metadata import build_metadata, summarize
 from selection.names import AL_STRATEGIES, CONTAINER_INPUT_PATHS, CONTAINER_OUTPUT_PATHS, Strategy
@@ -50,8 +51,6 @@ def _read_labeled(
         return None
     labeled = read_predictions(spark, path, id_field=params.id_field).df
     if params.id_field not in labeled.columns:
-        from selection.errors import SelectionInputError
-
         raise SelectionInputError(
             f"labeled data {redact(path)!r} has no id column '{params.id_field}'"
         )
@@ -127,12 +126,26 @@ def run(
         )
 
     with phase("select") as facts:
-        log.info("select   scanning the input once; data checks ride along")
-        selected = select(observed, params, labeled=labeled)
+        embedding = params.strategy in (Strategy.DIVERSITY, Strategy.BADGE)
+        log.info(
+            "select   %s; data checks ride along",
+            "several passes over the embedding" if embedding else "scanning the input once",
+        )
+        try:
+            selected = select(observed, params, labeled=labeled)
+        except SelectionInputError:
+            # The embedding passes fail on the first bad feature they meet; a malformed line
+            # or a bad score is the truer cause, so on this failure path only the data checks
+            # get a scan of their own and report first.
+            observed.agg(F.count(F.lit(1))).collect()
+            checks.verify()
+            raise
         rows = selected.rows.persist(StorageLevel.MEMORY_AND_DISK)
         summary = summarize(rows, params, scores, len(score_names))
         input_rows = checks.verify()
         facts.update(input_rows=input_rows, selected_rows=summary.selected_rows)
+        if "passes" in selected.figures:
+            facts.update(passes=selected.figures["passes"])
 
     with phase("validate") as facts:
         if summary.distinct_ids != summary.selected_rows:
