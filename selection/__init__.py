@@ -4,6 +4,7 @@ Each strategy is a factory returning a `DataFrame -> DataFrame` transform, so it
 `df.transform(...)`; `select(df, params)` runs the one a `SelectionParams` names.
 """
 
+from selection.badge import badge, select_badge
 from selection.errors import (
     OutputExistsError,
     SelectionConfigError,
@@ -21,6 +22,7 @@ from selection.names import (
     UncertaintyMode,
     UseCase,
 )
+from selection.kcenter import diversity, select_diversity
 from selection.params import SelectionParams
 from selection.registry import select
 from selection.result import Selected
@@ -45,8 +47,12 @@ __all__ = [
     "Strategy",
     "UncertaintyMode",
     "UseCase",
+    "badge",
     "confidence_threshold",
+    "diversity",
     "select",
+    "select_badge",
+    "select_diversity",
     "top_k_per_class",
     "uncertainty",
     "with_pseudo_labels",

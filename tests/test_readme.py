@@ -27,19 +27,20 @@ def test_configuration_table_lists_every_variable_with_its_default() -> None:
         )
 
 
-def test_library_example_runs(spark: SparkSession) -> None:
-    block = re.search(r"```python\n(.*?)```", README, flags=re.DOTALL)
-    assert block is not None
+def test_library_examples_run(spark: SparkSession) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+    library = [b for b in blocks if "from selection import" in b]
+    assert len(library) == 2
     rows = prediction_rows(50, classes=5, seed=2)
     predictions = spark.createDataFrame(rows)
     llm_predictions = predictions.select(
         "id", *[(predictions[f"prob_class_{c}"] * 3).alias(f"llm_{c}") for c in range(5)]
     )
     scope = {"predictions": predictions, "llm_predictions": llm_predictions}
-    exec(block.group(1), scope)
-    assert scope["to_label"].count() == 50  # type: ignore[attr-defined]
-    assert scope["llm"].count() == 50  # type: ignore[attr-defined]
-    assert scope["per_class"].count() == 50  # type: ignore[attr-defined]
+    for block in library:
+        exec(block, scope)
+    for name in ("to_label", "llm", "per_class", "spread", "mixed"):
+        assert scope[name].count() == 50, name  # type: ignore[attr-defined]
 
 
 def test_sagemaker_example_renders_a_definition(
