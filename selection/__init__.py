@@ -11,6 +11,7 @@ from selection.errors import (
     SelectionError,
     SelectionInputError,
 )
+from selection.kcenter import diversity, select_diversity
 from selection.names import (
     CONFIDENCE,
     DATA_SOURCE,
@@ -22,7 +23,6 @@ from selection.names import (
     UncertaintyMode,
     UseCase,
 )
-from selection.kcenter import diversity, select_diversity
 from selection.params import SelectionParams
 from selection.registry import select
 from selection.result import Selected
