@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -19,7 +20,7 @@ if __package__ in (None, ""):
     # or, in a checkout, from the directory above.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from selection.errors import SelectionError
+from selection.errors import SelectionError, SelectionInputError
 from selection.names import (
     CONTAINER_INPUT_PATHS,
     CONTAINER_OUTPUT_PATHS,
@@ -41,34 +42,63 @@ def build_parser() -> argparse.ArgumentParser:
         prog="active_sample_selection",
         description="Select rows of a prediction set to pseudo-label or to label by hand.",
     )
-    parser.add_argument("--job_type", "--job-type", dest="job_type", default=DEFAULT_JOB_TYPE,
-                        help="recorded in the metadata (ssl_selection, active_learning_selection)")
-    parser.add_argument(PATH_ARGUMENTS[INPUT_EVALUATION_DATA], dest="input",
-                        default=CONTAINER_INPUT_PATHS[INPUT_EVALUATION_DATA],
-                        help="predictions: a file or directory, local, file://, s3:// or s3a://")
-    parser.add_argument(PATH_ARGUMENTS[INPUT_LABELED_DATA], dest="labeled_data", default=None,
-                        help="rows already labelled: their ids are never selected")
-    parser.add_argument(PATH_ARGUMENTS[OUTPUT_SELECTED_SAMPLES], dest="output",
-                        default=CONTAINER_OUTPUT_PATHS[OUTPUT_SELECTED_SAMPLES])
-    parser.add_argument(PATH_ARGUMENTS[OUTPUT_SELECTION_METADATA], dest="metadata_output",
-                        default=CONTAINER_OUTPUT_PATHS[OUTPUT_SELECTION_METADATA])
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an output path that already holds files")
-    parser.add_argument("--master", default=None,
-                        help="Spark master when run with python -m (default local[*])")
+    parser.add_argument(
+        "--job_type",
+        "--job-type",
+        dest="job_type",
+        default=DEFAULT_JOB_TYPE,
+        help="recorded in the metadata (ssl_selection, active_learning_selection)",
+    )
+    parser.add_argument(
+        PATH_ARGUMENTS[INPUT_EVALUATION_DATA],
+        dest="input",
+        default=CONTAINER_INPUT_PATHS[INPUT_EVALUATION_DATA],
+        help="predictions: a file or directory, local, file://, s3:// or s3a://",
+    )
+    parser.add_argument(
+        PATH_ARGUMENTS[INPUT_LABELED_DATA],
+        dest="labeled_data",
+        default=None,
+        help="rows already labelled: their ids are never selected",
+    )
+    parser.add_argument(
+        PATH_ARGUMENTS[OUTPUT_SELECTED_SAMPLES],
+        dest="output",
+        default=CONTAINER_OUTPUT_PATHS[OUTPUT_SELECTED_SAMPLES],
+    )
+    parser.add_argument(
+        PATH_ARGUMENTS[OUTPUT_SELECTION_METADATA],
+        dest="metadata_output",
+        default=CONTAINER_OUTPUT_PATHS[OUTPUT_SELECTION_METADATA],
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an output path that already holds files"
+    )
+    parser.add_argument(
+        "--master", default=None, help="Spark master when run with python -m (default local[*])"
+    )
     group = parser.add_argument_group("configuration (each flag overrides its variable)")
     for var in ENV_VARS:
         default = "required" if var.default is None else repr(var.default)
-        group.add_argument(var.flag, dest=var.name, default=None,
-                           help=f"{var.help} [{var.name}, default {default}]")
+        group.add_argument(
+            var.flag,
+            dest=var.name,
+            default=None,
+            help=f"{var.help} [{var.name}, default {default}]",
+        )
     return parser
 
 
 def resolve_config(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, str]:
     """Environment variables of the contract, with the flags given on the command line on top."""
     merged = {var.name: env[var.name] for var in ENV_VARS if var.name in env}
-    merged.update({var.name: getattr(args, var.name) for var in ENV_VARS
-                   if getattr(args, var.name) is not None})
+    merged.update(
+        {
+            var.name: getattr(args, var.name)
+            for var in ENV_VARS
+            if getattr(args, var.name) is not None
+        }
+    )
     return merged
 
 
@@ -84,11 +114,16 @@ def configure_logging(spark_log_level: str) -> None:
     log.setLevel(logging.INFO)
     log.propagate = False
     # py4j logs every JVM call at DEBUG/INFO; the job's own lines are what a user should see.
-    logging.getLogger("py4j").setLevel(logging.WARNING if spark_log_level != "INFO" else logging.INFO)
+    logging.getLogger("py4j").setLevel(
+        logging.WARNING if spark_log_level != "INFO" else logging.INFO
+    )
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-         spark: object | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    spark: object | None = None,
+) -> int:
     """Run the job; returns the process exit code (0 on success)."""
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
@@ -113,21 +148,42 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return exc.exit_code
     except Exception as exc:  # Spark and I/O failures: one line, the trace only at DEBUG
         log.debug("job failed", exc_info=True)
-        print(f"error: {spark_failure_line(exc)}", file=sys.stderr)
-        return FAILURE_EXIT_CODE
+        code, line = classify_failure(exc)
+        print(f"error: {line}", file=sys.stderr)
+        return code
     return 0
 
 
 FAILURE_EXIT_CODE = 5
 
+# Failures Spark only meets while scanning the input (the files are read lazily): the input is
+# unreadable, so they exit like the other input errors.
+_INPUT_FAILURES = (
+    "CSV header does not conform to the schema",
+    "is not a Parquet file",
+    "Parquet column cannot be converted",
+    "ParquetDecodingException",
+    "Could not read footer",
+)
+
 
 def spark_failure_line(exc: BaseException) -> str:
-    """The most telling line of a (possibly JVM) exception, without the stack trace."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    for line in lines:
-        if "Exception:" in line or "Error:" in line:
-            return line[:500]
-    return (lines[0] if lines else type(exc).__name__)[:500]
+    """The most telling line of a (possibly JVM) exception, without the stack trace or keys."""
+    from selection.io import cause_line, redact
+
+    line = cause_line(exc)
+    csv_file = re.search(r"^\s*CSV file: (\S+)", str(exc), re.MULTILINE)
+    if csv_file and csv_file.group(1) not in line:
+        line = f"{line} (file {csv_file.group(1)})"
+    return redact(line)[:500]
+
+
+def classify_failure(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one line) for a failure that is not a SelectionError."""
+    text = str(exc)
+    if any(marker in text for marker in _INPUT_FAILURES):
+        return SelectionInputError.exit_code, f"cannot read the input: {spark_failure_line(exc)}"
+    return FAILURE_EXIT_CODE, spark_failure_line(exc)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ are computed while the selection scans the input instead of costing a scan of th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import reduce
@@ -23,6 +24,7 @@ from selection.names import (
     UNCERTAINTY_SCORE,
 )
 
+log = logging.getLogger("selection")
 RESERVED_COLUMNS = (PSEUDO_LABEL, CONFIDENCE, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)
 _EXAMPLE_CHARS = 120  # of a line that does not parse, shown in the error
 
@@ -96,10 +98,22 @@ class DataChecks:
                 # The id of a line that does not parse is often null: show the line itself.
                 shown = F.substring(F.col(self.corrupt_column), 1, _EXAMPLE_CHARS)
             metrics.append(F.min(F.when(condition, shown)).alias(name + "_example"))
+        self._source, self._metrics = df, metrics
+        self._jobs_before = _job_ids(df)
         return df.observe(self.observation, *metrics)
 
     def results(self) -> dict[str, Any]:
-        return dict(self.observation.get)
+        observed = dict(self.observation.get)
+        if not observed or _tasks_reran(self._source, self._jobs_before):
+            # No metrics: Spark reports none when the observed plan was cached and the filter
+            # after it kept no row. Tasks run again (a lost executor, a resubmitted stage): the
+            # rows they had observed count twice. Either way the checks cost a scan of their own.
+            if observed:
+                log.warning("tasks ran again after a failure: counting the input once more")
+            row = self._source.agg(*self._metrics).first()
+            assert row is not None
+            observed = row.asDict()
+        return observed
 
     def verify(self) -> int:
         """Raise on the first violated rule; return the number of input rows."""
@@ -142,6 +156,28 @@ class DataChecks:
                 f"columns {', '.join(self.feature_columns)}, e.g. id {example('bad_feature')!r}"
             )
         return int(m["rows"])
+
+
+def _job_ids(df: DataFrame) -> set[int]:
+    sc = df.sparkSession.sparkContext
+    return set(sc.statusTracker().getJobIdsForGroup(sc.getLocalProperty("spark.jobGroup.id")))
+
+
+def _tasks_reran(df: DataFrame, jobs_before: set[int]) -> bool:
+    """Whether a Spark job since `jobs_before` resubmitted a stage or lost a task.
+
+    Observed metrics are accumulators: a task that succeeded, lost its output with its executor
+    and ran again adds its rows a second time. Spark marks that as a failed (resubmitted) task or
+    a new stage attempt.
+    """
+    tracker = df.sparkSession.sparkContext.statusTracker()
+    for job in _job_ids(df) - jobs_before:
+        info = tracker.getJobInfo(job)
+        for stage_id in info.stageIds if info is not None else ():
+            stage = tracker.getStageInfo(stage_id)
+            if stage is not None and (stage.currentAttemptId > 0 or stage.numFailedTasks > 0):
+                return True
+    return False
 
 
 def duplicate_ids(df: DataFrame, id_field: str) -> tuple[int, str | None]:

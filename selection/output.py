@@ -2,6 +2,9 @@
 
 A failure at any stage leaves no part files and no metadata in the output paths; an output that
 already holds a result is replaced only with overwrite, and only after the new one is complete.
+Inside `staged(rows, metadata)` the targets commit together: a previous result is moved aside
+into a hidden `_previous-*` directory, and if a later target fails to commit, the targets that
+already committed are rolled back (their new files removed, the previous result moved back).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from selection.io import check_uri, hadoop_fs, redact
 from selection.names import METADATA_FILE, OutputFormat
 
 _STAGING_PREFIX = "_staging-"
+_PREVIOUS_PREFIX = "_previous-"
 SUCCESS_MARKER = "_SUCCESS"
 
 
@@ -34,14 +38,37 @@ class OutputTarget:
     def __post_init__(self) -> None:
         check_uri(self.path, "output")
         self._fs, self._root = hadoop_fs(self.spark, self.path)
-        self.staging = f"{self.path.rstrip('/')}/{_STAGING_PREFIX}{uuid.uuid4().hex}"
+        run = uuid.uuid4().hex
+        self.staging = f"{self.path.rstrip('/')}/{_STAGING_PREFIX}{run}"
+        self.previous = f"{self.path.rstrip('/')}/{_PREVIOUS_PREFIX}{run}"
+        self._committed = False
+        self._keep_previous = False  # set by `staged`: keep it until every target committed
+
+    def _path(self, path: str, child: str | None = None) -> Any:
+        jvm = self.spark.sparkContext._jvm
+        assert jvm is not None
+        return (
+            jvm.org.apache.hadoop.fs.Path(path, child)
+            if child
+            else jvm.org.apache.hadoop.fs.Path(path)
+        )
+
+    def _move(self, source: Any, target: Any) -> None:
+        if not self._fs.rename(source, target):
+            raise OSError(
+                f"could not move {source.getName()} into {redact(str(target.getParent()))}"
+            )
 
     def visible_entries(self) -> list[Any]:
         if not self._fs.exists(self._root):
             return []
         if self._fs.isFile(self._root):
             return [self._fs.getFileStatus(self._root)]
-        return [s for s in self._fs.listStatus(self._root) if not s.getPath().getName().startswith(("_", "."))]
+        return [
+            s
+            for s in self._fs.listStatus(self._root)
+            if not s.getPath().getName().startswith(("_", "."))
+        ]
 
     def ensure_writable(self) -> None:
         if self._fs.exists(self._root) and self._fs.isFile(self._root):
@@ -54,28 +81,51 @@ class OutputTarget:
 
     def commit(self) -> None:
         """Replace the visible contents of the output by the staged files."""
-        jvm = self.spark.sparkContext._jvm
-        assert jvm is not None
-        staged_root = jvm.org.apache.hadoop.fs.Path(self.staging)
-        for old in self.visible_entries():
-            self._fs.delete(old.getPath(), True)
-        marker = jvm.org.apache.hadoop.fs.Path(self._root, SUCCESS_MARKER)
+        staged_root = self._path(self.staging)
+        previous = self._path(self.previous)
+        marker = self._path(self.path, SUCCESS_MARKER)
+        self._committed = True  # from here on a rollback has something to undo
+        old = self.visible_entries()
         if self._fs.exists(marker):
-            self._fs.delete(marker, False)
+            old.append(self._fs.getFileStatus(marker))
+        if old:
+            self._fs.mkdirs(previous)
+            for status in old:
+                self._move(status.getPath(), self._path(self.previous, status.getPath().getName()))
         for status in sorted(self._fs.listStatus(staged_root), key=lambda s: s.getPath().getName()):
             name = status.getPath().getName()
             if name.startswith(("_", ".")):
                 continue
-            target = jvm.org.apache.hadoop.fs.Path(self._root, name)
-            if not self._fs.rename(status.getPath(), target):
-                raise OSError(f"could not move {name} into {redact(self.path)}")
+            self._move(status.getPath(), self._path(self.path, name))
         self._fs.create(marker, True).close()
+        self.abort()
+        if not self._keep_previous:
+            self.finish()
+
+    def finish(self) -> None:
+        """Drop the previous result moved aside by `commit`."""
+        previous = self._path(self.previous)
+        if self._fs.exists(previous):
+            self._fs.delete(previous, True)
+
+    def rollback(self) -> None:
+        """Undo `commit` (new files out, previous result back) and drop the staged files."""
+        if self._committed:
+            marker = self._path(self.path, SUCCESS_MARKER)
+            if self._fs.exists(marker):
+                self._fs.delete(marker, False)
+            for status in self.visible_entries():
+                self._fs.delete(status.getPath(), True)
+            previous = self._path(self.previous)
+            if self._fs.exists(previous):
+                for status in self._fs.listStatus(previous):
+                    self._move(status.getPath(), self._path(self.path, status.getPath().getName()))
+                self._fs.delete(previous, True)
+            self._committed = False
         self.abort()
 
     def abort(self) -> None:
-        jvm = self.spark.sparkContext._jvm
-        assert jvm is not None
-        staged_root = jvm.org.apache.hadoop.fs.Path(self.staging)
+        staged_root = self._path(self.staging)
         if self._fs.exists(staged_root):
             self._fs.delete(staged_root, True)
 
@@ -83,15 +133,22 @@ class OutputTarget:
         """Remove staging directories that a killed earlier run left behind."""
         if not self._fs.exists(self._root) or self._fs.isFile(self._root):
             return
+        complete = self._fs.exists(self._path(self.path, SUCCESS_MARKER))
         for status in self._fs.listStatus(self._root):
-            if status.getPath().getName().startswith(_STAGING_PREFIX):
+            name = status.getPath().getName()
+            # A previous result moved aside is garbage once a newer one is complete; without
+            # _SUCCESS a run died while committing and it is the only copy, so it stays.
+            if name.startswith(_STAGING_PREFIX) or (complete and name.startswith(_PREVIOUS_PREFIX)):
                 self._fs.delete(status.getPath(), True)
 
 
 def stage_rows(df: DataFrame, target: OutputTarget, fmt: OutputFormat) -> None:
     writer = df.write.mode("errorifexists")
     if fmt is OutputFormat.CSV:
-        writer.option("header", True).option("escape", '"').csv(target.staging)
+        # Spark's CSV writer trims blanks around values by default; ids must come back unchanged.
+        writer.option("header", True).option("escape", '"').option(
+            "ignoreLeadingWhiteSpace", False
+        ).option("ignoreTrailingWhiteSpace", False).csv(target.staging)
     else:
         writer.parquet(target.staging)
 
@@ -109,10 +166,18 @@ def stage_json(target: OutputTarget, document: dict[str, Any]) -> None:
 
 @contextmanager
 def staged(*targets: OutputTarget) -> Iterator[None]:
-    """Abort every target's staging area when the body fails, however it fails."""
+    """Commit `targets` together: when the body fails, however it fails, every target is rolled
+    back (staged files dropped, committed ones undone); on success the previous results go."""
+    for target in targets:
+        target._keep_previous = True
     try:
         yield
     except BaseException:
-        for target in targets:
-            target.abort()
+        for target in reversed(targets):
+            target.rollback()
         raise
+    finally:
+        for target in targets:
+            target._keep_previous = False
+    for target in targets:
+        target.finish()
