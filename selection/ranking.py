@@ -10,6 +10,8 @@ from pyspark.sql import functions as F
 
 from selection.names import SELECTION_RANK
 
+# Up to this many rows are ranked in one task (TakeOrderedAndProject); beyond, a distributed sort.
+ONE_TASK_RANK_LIMIT = 1_000_000
 _ROW_BITS = 33  # monotonically_increasing_id keeps the row index in its lower 33 bits
 
 
@@ -19,15 +21,15 @@ def rank_top_n(df: DataFrame, order: Sequence[Column], n: int) -> DataFrame:
     `orderBy(...).limit(n)` plans as TakeOrderedAndProject: each partition keeps its own top n
     and only those meet on one task, so the input is never globally sorted.
     """
+    if n > ONE_TASK_RANK_LIMIT:
+        # TakeOrderedAndProject reserves room for n rows in one task; past the limit that is a
+        # JVM out-of-memory, so rank everything by the distributed sort and cut at n.
+        return rank_all(df, order).filter(F.col(SELECTION_RANK) <= n)
     top = df.orderBy(*order).limit(n)
     # The n rows already sit in one partition; a constant key says so without Spark's warning
     # about un-partitioned windows.
     rank = F.row_number().over(Window.partitionBy(F.lit(0)).orderBy(*order)).cast("long")
     return top.withColumn(SELECTION_RANK, rank)
-
-
-# Up to this many rows are ranked in one task (TakeOrderedAndProject); beyond, a distributed sort.
-ONE_TASK_RANK_LIMIT = 1_000_000
 
 
 def rank_all(df: DataFrame, order: Sequence[Column]) -> DataFrame:

@@ -18,7 +18,8 @@ def get_session(master: str | None = None, log_level: str = "WARN") -> SparkSess
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("active-sample-selection")
     if master or not launched_by_spark_submit():
-        host = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
+        # The web UI and block manager bind to SPARK_LOCAL_IP, not to the driver's bind address.
+        host = os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = (
             builder.master(master or "local[*]")
             .config("spark.driver.bindAddress", host)

@@ -227,11 +227,7 @@ CASES = [
          TOPK, 0, ("fewer rows (class 0: 0)",), selected=("3", "1")),
     Case("huge-batch-size", {"a.csv": GOOD}, {**UNC, "BATCH_SIZE": "1000000000"}, 0,
          ("BATCH_SIZE=1000000000 but only 8 selectable rows exist",),
-         selected=("5", "4", "6", "3", "7", "2", "8", "1"), isolated=True,
-         marks=(pytest.mark.xfail(strict=True, reason=(
-             "selection/ranking.py rank_top_n plans orderBy().limit(n): Spark's takeOrdered "
-             "allocates a buffer of 2n rows per task, so BATCH_SIZE=1e9 kills the JVM with "
-             "OutOfMemoryError; ranking must fall back to rank_all above ONE_TASK_RANK_LIMIT")),)),
+         selected=("5", "4", "6", "3", "7", "2", "8", "1"), isolated=True),
 ]  # fmt: skip
 
 

@@ -38,3 +38,15 @@ def test_rank_all_in_one_task_or_by_a_distributed_sort(
 def test_rank_all_of_nothing_is_empty(spark: SparkSession) -> None:
     df = spark.range(0)
     assert rank_all(df, [F.col("id")]).count() == 0
+
+
+def test_rank_top_n_beyond_one_task_uses_the_distributed_sort(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ranking, "ONE_TASK_RANK_LIMIT", 10)
+    df = spark.range(0, 100, numPartitions=4).withColumn("score", (F.col("id") * 13) % 17)
+    order = [F.col("score").desc(), F.col("id").asc()]
+    ranked = rank_top_n(df, order, 20)
+    assert "TakeOrderedAndProject" not in ranked._jdf.queryExecution().executedPlan().toString()
+    got = [r["id"] for r in ranked.orderBy("selection_rank").collect()]
+    assert got == [r["id"] for r in df.orderBy(*order).limit(20).collect()]

@@ -215,19 +215,7 @@ def _job_session_sockets(env: dict[str, str]) -> list[tuple[str, int]]:
     "local_ip",
     [
         pytest.param("127.0.0.1", id="SPARK_LOCAL_IP-set-as-by-make"),
-        pytest.param(
-            None,
-            id="SPARK_LOCAL_IP-unset",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "selection/session.py binds the driver to 127.0.0.1 but not the web UI: "
-                    "Spark binds the UI to $SPARK_LOCAL_IP or else to every interface "
-                    "(port 4040); get_session should set SPARK_LOCAL_IP before the JVM starts "
-                    "or disable the UI"
-                ),
-            ),
-        ),
+        pytest.param(None, id="SPARK_LOCAL_IP-unset"),
     ],
 )
 def test_the_jobs_local_session_listens_on_loopback_only(local_ip: str | None) -> None:
