@@ -20,6 +20,8 @@ if __package__ in (None, ""):
     # or, in a checkout, from the directory above.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pyspark.sql import SparkSession
+
 from selection.errors import SelectionError, SelectionInputError
 from selection.names import (
     CONTAINER_INPUT_PATHS,
@@ -122,7 +124,7 @@ def configure_logging(spark_log_level: str) -> None:
 def main(
     argv: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
-    spark: object | None = None,
+    spark: SparkSession | None = None,
 ) -> int:
     """Run the job; returns the process exit code (0 on success)."""
     env = os.environ if env is None else env
@@ -142,7 +144,7 @@ def main(
             metadata_output=args.metadata_output,
             labeled_data=args.labeled_data or _default_labeled_path(),
         )
-        run(session, params, paths, job_type=args.job_type, overwrite=args.overwrite)  # type: ignore[arg-type]
+        run(session, params, paths, job_type=args.job_type, overwrite=args.overwrite)
     except SelectionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
