@@ -1,0 +1,135 @@
+"""Synthetic prediction sets as Parquet part files, in the job's input format.
+
+    python -m bench.generate --rows 1000000 [--features 16] [--classes 10] [--out DIR]
+
+Each row: `id` (long), `label` (long), `emb_0..emb_{d-1}` (double) and
+`prob_class_0..prob_class_{C-1}` (double). Features are a Gaussian mixture (one unit-variance
+component per class around seeded centres); the probabilities are the mixture's exact posterior,
+so they sum to 1, are calibrated and about 40% of the rows pass confidence 0.9. Each part file
+is written from its own seeded generator: the same arguments give the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+DONE = "_SUCCESS"  # the job and pyarrow both skip '_' files
+ROW_GROUP_ROWS = 131_072  # ~30 MB groups, so Spark can split a part file between tasks
+CENTRE_SCALE = 0.6  # spread of the class centres against unit noise: how much classes overlap
+
+
+@dataclass(frozen=True)
+class Spec:
+    rows: int
+    features: int = 16
+    classes: int = 10
+    rows_per_file: int = 1_000_000
+    min_files: int = 4
+    seed: int = 0
+
+    @property
+    def files(self) -> int:
+        return max(self.min_files, math.ceil(self.rows / self.rows_per_file))
+
+    @property
+    def name(self) -> str:
+        return f"pred_n{self.rows}_f{self.features}_c{self.classes}_p{self.files}_s{self.seed}"
+
+    def columns(self) -> list[str]:
+        return (
+            ["id", "label"]
+            + [f"emb_{j}" for j in range(self.features)]
+            + [f"prob_class_{c}" for c in range(self.classes)]
+        )
+
+
+def centres(spec: Spec) -> np.ndarray:
+    rng = np.random.default_rng([spec.seed, 0xC0FFEE])
+    return rng.normal(0.0, CENTRE_SCALE, size=(spec.classes, spec.features))
+
+
+def posterior(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """p(class | x) of the unit-variance mixture with equal weights (a softmax of -d^2/2)."""
+    logits = x @ mu.T - 0.5 * np.einsum("ij,ij->i", mu, mu)[None, :]
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    p /= p.sum(axis=1, keepdims=True)
+    return p
+
+
+def part_arrays(spec: Spec, part: int) -> dict[str, np.ndarray]:
+    """Columns of part file `part` (rows split as evenly as possible, ids consecutive)."""
+    bounds = np.linspace(0, spec.rows, spec.files + 1).astype(np.int64)
+    lo, hi = int(bounds[part]), int(bounds[part + 1])
+    rng = np.random.default_rng([spec.seed, part])
+    mu = centres(spec)
+    label = rng.integers(0, spec.classes, size=hi - lo)
+    x = mu[label] + rng.standard_normal((hi - lo, spec.features))
+    p = posterior(x, mu)
+    cols: dict[str, np.ndarray] = {"id": np.arange(lo, hi, dtype=np.int64), "label": label}
+    cols.update({f"emb_{j}": x[:, j] for j in range(spec.features)})
+    cols.update({f"prob_class_{c}": p[:, c] for c in range(spec.classes)})
+    return cols
+
+
+def generate(root: Path, spec: Spec, *, quiet: bool = False) -> Path:
+    """Write the set under root/spec.name (skipped when a complete copy is there); its path."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = root / spec.name
+    if (out / DONE).exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    for part in range(spec.files):
+        cols = part_arrays(spec, part)
+        table = pa.table({k: pa.array(v) for k, v in cols.items()})
+        pq.write_table(table, out / f"part-{part:05d}.parquet", row_group_size=ROW_GROUP_ROWS)
+    (out / DONE).write_text(json.dumps(asdict(spec)))
+    if not quiet:
+        print(
+            f"generated {spec.rows:,} rows in {spec.files} files -> {out} "
+            f"({time.monotonic() - start:.0f} s, {dir_bytes(out) / 1e9:.2f} GB)",
+            file=sys.stderr,
+        )
+    return out
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.glob("*.parquet"))
+
+
+def load_numpy(path: Path, columns: Sequence[str]) -> np.ndarray:
+    """Columns of a generated set as one (n, k) float64 array (for the exact algorithms)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=list(columns))
+    return np.column_stack([table.column(c).to_numpy() for c in columns]).astype(np.float64)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.generate", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, required=True)
+    parser.add_argument("--features", type=int, default=16)
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--rows-per-file", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="bench/results/data")
+    args = parser.parse_args(argv)
+    spec = Spec(args.rows, args.features, args.classes, args.rows_per_file, seed=args.seed)
+    print(generate(Path(args.out), spec))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
