@@ -41,12 +41,14 @@ def rank_all(df: DataFrame, order: Sequence[Column]) -> DataFrame:
     before partition i+1's, so a row's rank is its index inside its partition plus the sizes of
     the partitions before it. Persisted data stays cached until the caller unpersists it.
     """
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    # Straight to disk: building a large cached partition in the heap is what runs a small
+    # driver (1 GB in local mode) out of memory, and the rows are only read back twice.
+    df = df.persist(StorageLevel.DISK_ONLY)
     total = df.count()
     if total <= ONE_TASK_RANK_LIMIT:
         return rank_top_n(df, order, max(total, 1))
     sorted_rows = df.orderBy(*order).withColumn("_mid", F.monotonically_increasing_id())
-    sorted_rows = sorted_rows.persist(StorageLevel.MEMORY_AND_DISK)
+    sorted_rows = sorted_rows.persist(StorageLevel.DISK_ONLY)
     part = F.shiftright(F.col("_mid"), _ROW_BITS)
     sizes = {
         int(r["p"]): int(r["n"])

@@ -140,7 +140,8 @@ def run(
             observed.agg(F.count(F.lit(1))).collect()
             checks.verify()
             raise
-        rows = selected.rows.persist(StorageLevel.MEMORY_AND_DISK)
+        # A selection can be most of the input (uncapped confidence_threshold): keep it on disk.
+        rows = selected.rows.persist(StorageLevel.DISK_ONLY)
         summary = summarize(rows, params, scores, len(score_names))
         input_rows = checks.verify()
         facts.update(input_rows=input_rows, selected_rows=summary.selected_rows)
