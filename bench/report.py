@@ -428,7 +428,9 @@ def skipped_lines(results: dict[str, Any]) -> list[str]:
         where = f" on {s['master']}" if s.get("master") else ""
         command = s.get("command", "").replace(str(ROOT) + "/", "")
         cmd = f" To measure it: `{command}`" if command else ""
-        lines.append(f"- {s['kind']} {what} at {s['n']:,} rows{where}: {s['reason']}.{cmd}")
+        head = f"- {s['kind']} {what} at {s['n']:,} rows{where}: "
+        if not any(line.startswith(head) for line in lines):  # a resumed run says it again
+            lines.append(f"{head}{s['reason']}.{cmd}")
     return lines or ["- nothing"]
 
 
