@@ -42,7 +42,11 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy selection jobs builders
 
+# The recorded run (docs/benchmarks.md) used
+#   make bench BENCH_ARGS="--repeats 3,1,1 --speedup-size 1000000 --budget-minutes 45"
+# the bare defaults repeat every size 3 times, which takes hours on 2 cores.
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:

@@ -41,6 +41,7 @@ ORDER = ("uncertainty", "top_k_per_class", "confidence_threshold", "diversity", 
 SSL = ("confidence_threshold", "top_k_per_class")
 EXACT = ("diversity", "badge")  # O(n k) sequential baselines: only up to --exact-max-rows
 UNAVAILABLE = "not yet available"
+PINNED = "local[1] on 1 CPU"  # local[1] with the process tree pinned to one CPU (taskset)
 _DONE = re.compile(r"INFO done .* seconds=([0-9.]+)")
 _PHASE = re.compile(r"INFO (\w+)\s+(?!scanning)(.*?)\s*seconds=([0-9.]+)")
 
@@ -193,7 +194,11 @@ class Bench:
         local[1] at a size already measured on --master: that time times its core count.
         """
         cores = re.fullmatch(r"local\[(\d+)\]", self.args.master)
-        if master == "local[1]" and cores and self.seconds(kind, case, n, self.args.master):
+        if (
+            master.startswith("local[1]")
+            and cores
+            and self.seconds(kind, case, n, self.args.master)
+        ):
             mine = median(self.seconds(kind, case, n, self.args.master)) or 0.0
             return float(mine) * int(cores.group(1))
         done = [m for m in self.args.sizes if m < n and self.seconds(kind, case, m, master, impl)]
@@ -258,7 +263,9 @@ class Bench:
             )
             return
         out = self.out_dir(case.name, n, master)
-        cmd = case.command(data, out, master)
+        cmd = case.command(data, out, "local[1]" if master == PINNED else master)
+        if master == PINNED:
+            cmd = ["taskset", "-c", "0", *cmd]  # the whole process tree on one CPU
         m = run_measured(
             cmd, env={**subprocess_env(), **case.env}, cwd=ROOT, timeout=self.args.timeout
         )
@@ -430,7 +437,8 @@ class Bench:
             for i, n in enumerate(a.sizes):
                 if rep >= a.repeats[min(i, len(a.repeats) - 1)]:
                     continue
-                masters = [a.master] + (["local[1]"] if n == speedup != 0 else [])
+                one = PINNED if a.pin_local1 else "local[1]"
+                masters = [a.master] + ([one] if n == speedup != 0 else [])
                 for case in cases:
                     for master in dict.fromkeys(masters):
                         self.job(case, n, data[n], master, rep)
@@ -495,6 +503,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=None,
         help="size at which each job also runs on local[1] (0: none; default the smallest)",
+    )
+    p.add_argument(
+        "--pin-local1",
+        action="store_true",
+        help="run the local[1] jobs pinned to one CPU (taskset), so the JVM's own threads "
+        "cannot use a second core",
     )
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--k-per-class", type=int, default=100)
