@@ -61,9 +61,28 @@ def parse_property_path(path: str) -> tuple[PropertyStep, ...]:
     return tuple(tokens)
 
 
-class DependencySpec(BaseModel):
+class _Port(BaseModel):
+    """What dependencies and outputs share: a name and a data type, both validated."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Subclasses declare the fields, so each keeps its own field order.
+    @field_validator("logical_name", check_fields=False)
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"logical_name {value!r} must be an identifier")
+        return value
+
+    @field_validator("data_type", check_fields=False)
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in DATA_TYPES:
+            raise ValueError(f"data_type {value!r} is not one of {', '.join(DATA_TYPES)}")
+        return value
+
+
+class DependencySpec(_Port):
     logical_name: str
     dependency_type: DependencyType
     required: bool = True
@@ -72,24 +91,8 @@ class DependencySpec(BaseModel):
     data_type: str = "S3Uri"
     description: str = ""
 
-    @field_validator("logical_name")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"logical_name {value!r} must be an identifier")
-        return value
 
-    @field_validator("data_type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        if value not in DATA_TYPES:
-            raise ValueError(f"data_type {value!r} is not one of {', '.join(DATA_TYPES)}")
-        return value
-
-
-class OutputSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class OutputSpec(_Port):
     logical_name: str
     output_type: DependencyType = DependencyType.PROCESSING_OUTPUT
     property_path: str
@@ -97,24 +100,10 @@ class OutputSpec(BaseModel):
     data_type: str = "S3Uri"
     description: str = ""
 
-    @field_validator("logical_name")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"logical_name {value!r} must be an identifier")
-        return value
-
     @field_validator("property_path")
     @classmethod
     def _parsable(cls, value: str) -> str:
         parse_property_path(value)
-        return value
-
-    @field_validator("data_type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        if value not in DATA_TYPES:
-            raise ValueError(f"data_type {value!r} is not one of {', '.join(DATA_TYPES)}")
         return value
 
     @property
