@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
-    from selection.session import get_session
+    from selection.job.session import get_session
 
     spark = get_session(args.master)
     curves: dict[str, Any] = {}

@@ -2,7 +2,7 @@
 
     python -m bench.floor --input DIR [--master local[2]]
 
-It runs on the same SparkSession configuration as the selection job (`selection.session`), so
+It runs on the same SparkSession configuration as the selection job (`selection.job.session`), so
 the difference between a strategy and this floor is the strategy's own cost. Prints one line
 `BENCH_FLOOR {json}` with the rows, the seconds after the session was up (comparable with the
 job's own `done ... seconds=`) and the session start-up seconds.
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pyspark.sql import functions as F
     from pyspark.sql.types import NumericType
 
-    from selection.session import get_session
+    from selection.job.session import get_session
 
     clock = time.monotonic()
     spark = get_session(args.master, "WARN")

@@ -134,8 +134,8 @@ def main(
     configure_logging(spark_log_level)
     try:
         params = SelectionParams.from_env(config)
-        from selection.runner import JobPaths, run
-        from selection.session import get_session
+        from selection.job.runner import JobPaths, run
+        from selection.job.session import get_session
 
         session = spark if spark is not None else get_session(args.master, spark_log_level)
         paths = JobPaths(
@@ -171,7 +171,7 @@ _INPUT_FAILURES = (
 
 def spark_failure_line(exc: BaseException) -> str:
     """The most telling line of a (possibly JVM) exception, without the stack trace or keys."""
-    from selection.io import cause_line, redact
+    from selection.job.io import cause_line, redact
 
     line = cause_line(exc)
     csv_file = re.search(r"^\s*CSV file: (\S+)", str(exc), re.MULTILINE)

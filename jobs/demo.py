@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"-> {workdir / 'predictions'}"
     )
 
-    from selection.session import get_session
+    from selection.job.session import get_session
 
     spark = get_session("local[2]")
     try:

@@ -4,14 +4,13 @@ Each strategy is a factory returning a `DataFrame -> DataFrame` transform, so it
 `df.transform(...)`; `select(df, params)` runs the one a `SelectionParams` names.
 """
 
-from selection.badge import badge, select_badge
+from selection.engine.scores import ScoreSpec
 from selection.errors import (
     OutputExistsError,
     SelectionConfigError,
     SelectionError,
     SelectionInputError,
 )
-from selection.kcenter import diversity, select_diversity
 from selection.names import (
     CONFIDENCE,
     DATA_SOURCE,
@@ -24,11 +23,16 @@ from selection.names import (
     UseCase,
 )
 from selection.params import SelectionParams
-from selection.registry import select
-from selection.result import Selected
-from selection.scores import ScoreSpec
-from selection.ssl import confidence_threshold, top_k_per_class, with_pseudo_labels
-from selection.uncertainty import uncertainty, with_uncertainty
+from selection.strategies import select
+from selection.strategies.badge import badge, select_badge
+from selection.strategies.diversity import diversity, select_diversity
+from selection.strategies.pseudo_labels import (
+    confidence_threshold,
+    top_k_per_class,
+    with_pseudo_labels,
+)
+from selection.strategies.result import Selected
+from selection.strategies.uncertainty import uncertainty, with_uncertainty
 
 __all__ = [
     "CONFIDENCE",

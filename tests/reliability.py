@@ -65,12 +65,12 @@ STRATEGY_RUNS: tuple[StrategyRun, ...] = (
     StrategyRun(
         "diversity",
         {"SELECTION_STRATEGY": "diversity", "BATCH_SIZE": "12", "FEATURE_FIELDS": "f0,f1"},
-        needs=("selection.embedding", "selection.kcenter"),
+        needs=("selection.engine.blocks", "selection.strategies.diversity"),
     ),
     StrategyRun(
         "badge",
         {"SELECTION_STRATEGY": "badge", "BATCH_SIZE": "12", "FEATURE_FIELDS": "f0,f1"},
-        needs=("selection.embedding", "selection.badge"),
+        needs=("selection.engine.blocks", "selection.strategies.badge"),
     ),
 )
 
@@ -89,7 +89,7 @@ def unavailable_reason(spark: SparkSession, strategy: str, needs: tuple[str, ...
         except ImportError as exc:
             return f"strategy '{strategy}' is not available yet: {exc}"
     from selection.params import SelectionParams
-    from selection.registry import select
+    from selection.strategies import select
 
     # No rows: the registry dispatches (or refuses) without the strategy having work to do.
     empty = spark.createDataFrame(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 def run(plan_path: str, result_path: str) -> int:
     from jobs.active_sample_selection import main
-    from selection.session import get_session
+    from selection.job.session import get_session
 
     plan = json.loads(Path(plan_path).read_text())
     spark = get_session()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
+from selection.engine.scores import ScoreSpec
 from selection.names import Strategy
 from selection.params import SelectionParams
-from selection.result import Selected
-from selection.scores import ScoreSpec
-from selection.ssl import confidence_threshold, top_k_per_class
-from selection.uncertainty import uncertainty
+from selection.strategies.pseudo_labels import confidence_threshold, top_k_per_class
+from selection.strategies.result import Selected
+from selection.strategies.uncertainty import uncertainty
 
 
 def score_spec(params: SelectionParams) -> ScoreSpec:
@@ -47,9 +47,9 @@ def _select_embedding(
     df: DataFrame, params: SelectionParams, scores: ScoreSpec, labeled: DataFrame | None
 ) -> Selected:
     """diversity / badge: they exclude `labeled` ids themselves (diversity also covers them)."""
-    from selection.badge import select_badge
-    from selection.embedding import resolve_feature_columns
-    from selection.kcenter import select_diversity
+    from selection.engine.blocks import resolve_feature_columns
+    from selection.strategies.badge import select_badge
+    from selection.strategies.diversity import select_diversity
 
     features = resolve_feature_columns(
         df,

@@ -4,9 +4,9 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from selection.checks import DataChecks, check_schema, duplicate_ids, raise_on_duplicates
+from selection.engine.scores import ScoreSpec
 from selection.errors import SelectionInputError
-from selection.scores import ScoreSpec
+from selection.job.checks import DataChecks, check_schema, duplicate_ids, raise_on_duplicates
 
 
 def _checks(df: DataFrame, normalize: bool = False) -> DataChecks:

@@ -20,10 +20,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.active_sample_selection import main
-from selection import output as output_module
-from selection import runner
+from selection.job import output as output_module
+from selection.job import runner
 from selection.names import METADATA_FILE
-from selection.result import Selected
+from selection.strategies.result import Selected
 from tests.helpers import read_metadata, write_csv_parts
 from tests.reliability import files_under, reliability_rows, selected_table
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import output_is_absent, prediction_rows, read_metadata, write_csv_parts
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 JOB = REPO / "jobs" / "active_sample_selection.py"
 
 pytestmark = pytest.mark.e2e

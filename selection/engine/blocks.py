@@ -15,6 +15,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, NumericType, StructField, StructType
 
+from selection.engine.scores import ScoreSpec, uncertainty
 from selection.errors import SelectionInputError
 from selection.names import (
     DATA_SOURCE,
@@ -25,7 +26,6 @@ from selection.names import (
     Metric,
     UncertaintyMode,
 )
-from selection.scores import ScoreSpec, uncertainty
 
 KEY = "_sel_key"  # seeded 64-bit hash of the id: order- and partitioning-independent randomness
 ID = "_sel_id"

@@ -6,10 +6,10 @@ import json
 import pytest
 from pyspark.sql import SparkSession
 
-from selection.metadata import build_metadata, summarize
+from selection.engine.scores import ScoreSpec
+from selection.job.metadata import build_metadata, summarize
 from selection.params import SelectionParams
-from selection.scores import ScoreSpec
-from selection.ssl import top_k_per_class
+from selection.strategies.pseudo_labels import top_k_per_class
 
 ROWS = [(1, 0.9, 0.1, 0), (2, 0.8, 0.2, 1), (3, 0.3, 0.7, 1)]
 

@@ -14,12 +14,17 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-from selection.embedding import nearest_sq_dist
-from selection.kcenter import diversity, farthest_first, partition_count, select_diversity
+from selection.engine.blocks import nearest_sq_dist
 from selection.names import Strategy
 from selection.params import SelectionParams
-from selection.registry import select
-from tests.test_embedding import numpy_frame
+from selection.strategies import select
+from selection.strategies.diversity import (
+    diversity,
+    farthest_first,
+    partition_count,
+    select_diversity,
+)
+from tests.helpers import numpy_frame
 
 FEATURES = ["emb_0", "emb_1"]
 

@@ -19,7 +19,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from selection.errors import OutputExistsError
-from selection.io import check_uri, hadoop_fs, redact
+from selection.job.io import check_uri, hadoop_fs, redact
 from selection.names import METADATA_FILE, OutputFormat
 
 _STAGING_PREFIX = "_staging-"

@@ -16,10 +16,10 @@ What is promised, and where it cannot be:
   candidates, so it is layout invariant too, and asserted to be.
 - diversity: the two-round k-center core-set runs farthest-first inside each of P hash
   partitions (a seeded hash of the id decides where a row goes), then again over the
-  candidates, so the picks depend on P. selection/kcenter.py derives P from the size of the
-  input, not from how it is split or from the cluster's cores, so it is layout invariant, and
-  asserted to be. (When P came from the number of input partitions, an input cut into more
-  splits selected another, equally certified, set; this test caught it.) The same rows
+  candidates, so the picks depend on P. selection/strategies/diversity.py derives P from the
+  size of the input, not from how it is split or from the cluster's cores, so it is layout
+  invariant, and asserted to be. (When P came from the number of input partitions, an input
+  cut into more splits selected another, equally certified, set; this test caught it.) The same rows
   re-encoded (another format or compression) can change the size enough to change P.
 - Any strategy whose `layout_invariant` is False is held to same-layout determinism only.
 """
@@ -122,7 +122,7 @@ def test_distributed_ranking_matches_one_task_ranking(
     they must equal the one-task ranks whatever the number of shuffle partitions."""
     require_strategy(spark, run)
     one_task_ids, one_task_rows = _run(spark, tmp_path, run, "one", files=2, shuffle_partitions=4)
-    monkeypatch.setattr("selection.ranking.ONE_TASK_RANK_LIMIT", 5)
+    monkeypatch.setattr("selection.engine.ranking.ONE_TASK_RANK_LIMIT", 5)
     for partitions in (3, 11):
         tag = f"sorted{partitions}"
         ids, rows = _run(spark, tmp_path, run, tag, files=2, shuffle_partitions=partitions)

@@ -7,7 +7,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from selection.errors import SelectionConfigError, SelectionInputError
-from selection.io import check_uri, list_data_files, read_predictions, redact
+from selection.job.io import check_uri, list_data_files, read_predictions, redact
 
 
 def _write(path: Path, text: str) -> Path:

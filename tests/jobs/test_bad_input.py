@@ -27,7 +27,7 @@ from jobs.active_sample_selection import main
 from selection.names import METADATA_FILE
 from tests.reliability import files_under, selected_table
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HEADER = "id,prob_class_0,prob_class_1"
 # ids 1..8: p0 = 0.1 .. 0.8, so margins differ and confidence peaks at the ends
 GOOD_LINES = [f"{i},{i / 10:.1f},{1 - i / 10:.1f}" for i in range(1, 9)]

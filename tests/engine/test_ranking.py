@@ -2,8 +2,8 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from selection import ranking
-from selection.ranking import rank_all, rank_top_n
+from selection.engine import ranking
+from selection.engine.ranking import rank_all, rank_top_n
 
 
 def test_rank_top_n_ranks_the_first_n(spark: SparkSession) -> None:

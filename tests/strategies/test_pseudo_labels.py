@@ -10,7 +10,7 @@ from pyspark.sql.types import (
 )
 
 from selection import confidence_threshold, top_k_per_class, with_pseudo_labels
-from selection.scores import ScoreSpec
+from selection.engine.scores import ScoreSpec
 
 INPUT = StructType(
     [

@@ -6,8 +6,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from selection.errors import OutputExistsError
+from selection.job.output import OutputTarget, stage_json, stage_rows, staged
 from selection.names import METADATA_FILE, OutputFormat
-from selection.output import OutputTarget, stage_json, stage_rows, staged
 
 
 def _names(path: Path) -> list[str]:

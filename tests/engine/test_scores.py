@@ -4,8 +4,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from selection.errors import SelectionInputError
-from selection.scores import (
+from selection.engine.scores import (
     ScoreSpec,
     confidence,
     entropy,
@@ -14,6 +13,7 @@ from selection.scores import (
     pseudo_label,
     uncertainty,
 )
+from selection.errors import SelectionInputError
 
 
 def _row(spark: SparkSession, probs: list[float], prefix: str = "prob_class_") -> list[float]:

@@ -16,11 +16,11 @@ from pyspark.sql import SparkSession
 
 from jobs.active_sample_selection import main
 from selection.errors import SelectionConfigError
-from selection.io import check_uri, redact
+from selection.job.io import check_uri, redact
 from tests.helpers import write_csv_parts
 from tests.reliability import files_under, is_loopback, listening_sockets, reliability_rows
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ROWS = reliability_rows(20, seed=5)
 KEY, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -73,7 +73,7 @@ def test_engine_source_has_no_evaluating_calls() -> None:
     forbidden_attributes = {"expr", "selectExpr", "sql", "load", "loads", "system", "popen"}
     allowed = {("json", "loads"), ("json", "load")}
     offences = []
-    for path in sorted([*REPO.glob("selection/*.py"), *REPO.glob("jobs/*.py")]):
+    for path in sorted([*REPO.glob("selection/**/*.py"), *REPO.glob("jobs/*.py")]):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -188,7 +188,7 @@ def test_the_test_session_listens_on_loopback_only(spark: SparkSession) -> None:
 _SESSION_PROBE = """
 import json, sys
 sys.path.insert(0, {repo!r})
-from selection.session import get_session
+from selection.job.session import get_session
 from tests.reliability import listening_sockets
 spark = get_session("local[1]")
 pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()

@@ -7,6 +7,9 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from selection.engine.ranking import rank_top_n
+from selection.engine.scores import ScoreSpec
+from selection.engine.scores import uncertainty as uncertainty_score
 from selection.names import (
     DATA_SOURCE,
     DATA_SOURCE_AL,
@@ -14,9 +17,6 @@ from selection.names import (
     UNCERTAINTY_SCORE,
     UncertaintyMode,
 )
-from selection.ranking import rank_top_n
-from selection.scores import ScoreSpec
-from selection.scores import uncertainty as uncertainty_score
 
 Transform = Callable[[DataFrame], DataFrame]
 

@@ -19,7 +19,7 @@ import numpy as np
 from pyspark import RDD, Broadcast
 from pyspark.sql import DataFrame
 
-from selection.embedding import (
+from selection.engine.blocks import (
     ID,
     KEY,
     Block,
@@ -33,10 +33,10 @@ from selection.embedding import (
     prepare_features,
     raise_on_bad_rows,
 )
+from selection.engine.scores import ScoreSpec
 from selection.errors import SelectionInputError
 from selection.names import Metric, UncertaintyMode
-from selection.result import Selected
-from selection.scores import ScoreSpec
+from selection.strategies.result import Selected
 
 Transform = Callable[[DataFrame], DataFrame]
 LABELED_CENTRES_MIN = 1024  # labeled rows kept as centres before they are thinned to a core-set

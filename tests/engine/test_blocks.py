@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from selection.badge import select_badge
-from selection.embedding import (
+from selection.engine.blocks import (
     exclude_labeled,
     fetch_selected,
     iter_blocks,
@@ -27,38 +25,10 @@ from selection.embedding import (
     resolve_feature_columns,
     unit_rows,
 )
+from selection.engine.scores import ScoreSpec
 from selection.errors import SelectionInputError
-from selection.kcenter import select_diversity
-from selection.scores import ScoreSpec
-
-
-def numpy_frame(
-    spark: SparkSession,
-    directory: Path,
-    x: np.ndarray,
-    probs: np.ndarray | None = None,
-    *,
-    parts: int = 4,
-) -> DataFrame:
-    """Rows id = 0..n-1, emb_0.. = x, prob_class_0.. = probs, through CSV part files.
-
-    Spark parses CSV in the JVM: far faster than createDataFrame on 10^5 Python tuples.
-    """
-    n = len(x)
-    if probs is None:
-        probs = np.full((n, 2), 0.5)
-    directory.mkdir(parents=True, exist_ok=True)
-    table = np.column_stack([np.arange(n), x, probs])
-    names = ["id"] + [f"emb_{j}" for j in range(x.shape[1])]
-    names += [f"prob_class_{c}" for c in range(probs.shape[1])]
-    fmt = ["%d"] + ["%.17g"] * (table.shape[1] - 1)
-    for p in range(parts):
-        np.savetxt(directory / f"part-{p}.csv", table[p::parts], fmt=fmt, delimiter=",")
-    schema = StructType(
-        [StructField("id", LongType())] + [StructField(c, DoubleType()) for c in names[1:]]
-    )
-    return spark.read.csv(str(directory), schema=schema)
-
+from selection.strategies.badge import select_badge
+from selection.strategies.diversity import select_diversity
 
 SCHEMA = StructType(
     [

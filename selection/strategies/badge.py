@@ -18,7 +18,7 @@ import numpy as np
 from pyspark import RDD, Broadcast, StorageLevel
 from pyspark.sql import DataFrame
 
-from selection.embedding import (
+from selection.engine.blocks import (
     Block,
     as_float,
     exclude_labeled,
@@ -28,9 +28,9 @@ from selection.embedding import (
     prepare_features,
     raise_on_bad_rows,
 )
+from selection.engine.scores import ScoreSpec
 from selection.names import Metric, UncertaintyMode
-from selection.result import Selected
-from selection.scores import ScoreSpec
+from selection.strategies.result import Selected
 
 Transform = Callable[[DataFrame], DataFrame]
 Centres = tuple[np.ndarray, np.ndarray]  # (a, h) of each centre, row-aligned

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from selection.engine.ranking import rank_all, rank_top_n
+from selection.engine.scores import ScoreSpec, confidence, pseudo_label
 from selection.names import CONFIDENCE, DATA_SOURCE, DATA_SOURCE_SSL, PSEUDO_LABEL, SELECTION_RANK
-from selection.ranking import rank_all, rank_top_n
-from selection.scores import ScoreSpec, confidence, pseudo_label
 
 Transform = Callable[[DataFrame], DataFrame]
 

@@ -9,6 +9,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from selection.engine.scores import ScoreSpec, pseudo_label
 from selection.names import (
     CONFIDENCE,
     PSEUDO_LABEL,
@@ -16,7 +17,6 @@ from selection.names import (
     Strategy,
 )
 from selection.params import SelectionParams
-from selection.scores import ScoreSpec, pseudo_label
 
 
 @dataclass

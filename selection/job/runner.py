@@ -14,14 +14,14 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from selection.checks import DataChecks, check_schema, duplicate_ids, raise_on_duplicates
 from selection.errors import SelectionConfigError, SelectionInputError
-from selection.io import read_predictions, redact
-from selection.metadata import build_metadata, summarize
+from selection.job.checks import DataChecks, check_schema, duplicate_ids, raise_on_duplicates
+from selection.job.io import read_predictions, redact
+from selection.job.metadata import build_metadata, summarize
+from selection.job.output import OutputTarget, stage_json, stage_rows, staged
 from selection.names import AL_STRATEGIES, CONTAINER_INPUT_PATHS, CONTAINER_OUTPUT_PATHS, Strategy
-from selection.output import OutputTarget, stage_json, stage_rows, staged
 from selection.params import SelectionParams
-from selection.registry import score_spec, select
+from selection.strategies import score_spec, select
 
 log = logging.getLogger("selection")
 
@@ -201,7 +201,7 @@ def run(
 
 
 def _feature_columns(df: DataFrame, params: SelectionParams, score_names: list[str]) -> list[str]:
-    from selection.embedding import resolve_feature_columns
+    from selection.engine.blocks import resolve_feature_columns
 
     return resolve_feature_columns(
         df,

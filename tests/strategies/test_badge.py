@@ -12,7 +12,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-from selection.badge import (
+from selection.names import Strategy
+from selection.params import SelectionParams
+from selection.strategies import select
+from selection.strategies.badge import (
     badge,
     gradient_factors,
     select_badge,
@@ -20,10 +23,7 @@ from selection.badge import (
     uniforms,
     weighted_kmeanspp,
 )
-from selection.names import Strategy
-from selection.params import SelectionParams
-from selection.registry import select
-from tests.test_embedding import numpy_frame
+from tests.helpers import numpy_frame
 
 
 def _ids(df: DataFrame) -> list[Any]:

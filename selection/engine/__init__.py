@@ -1,0 +1,1 @@
+"""Shared maths of the strategies: score expressions, ranking, rows <-> numpy blocks."""
