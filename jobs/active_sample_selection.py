@@ -23,18 +23,17 @@ if __package__ in (None, ""):
 from pyspark.sql import SparkSession
 
 from selection.errors import SelectionError, SelectionInputError
+from selection.job.config import ENV_VARS, OPTIONAL_ENV_VARS, job_params_from_env
 from selection.names import (
     CONTAINER_INPUT_PATHS,
     CONTAINER_OUTPUT_PATHS,
     DEFAULT_JOB_TYPE,
-    ENV_VARS,
     INPUT_EVALUATION_DATA,
     INPUT_LABELED_DATA,
     OUTPUT_SELECTED_SAMPLES,
     OUTPUT_SELECTION_METADATA,
     PATH_ARGUMENTS,
 )
-from selection.params import SelectionParams
 
 log = logging.getLogger("selection")
 
@@ -130,10 +129,10 @@ def main(
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
     config = resolve_config(args, env)
-    spark_log_level = config.get("SPARK_LOG_LEVEL", "WARN").upper()
+    spark_log_level = config.get("SPARK_LOG_LEVEL", OPTIONAL_ENV_VARS["SPARK_LOG_LEVEL"]).upper()
     configure_logging(spark_log_level)
     try:
-        params = SelectionParams.from_env(config)
+        params = job_params_from_env(config)
         from selection.job.runner import JobPaths, run
         from selection.job.session import get_session
 

@@ -1,15 +1,17 @@
 """Choose which rows of a large prediction set are worth labelling or pseudo-labelling.
 
-Each strategy is a factory returning a `DataFrame -> DataFrame` transform, so it composes with
-`df.transform(...)`; `select(df, params)` runs the one a `SelectionParams` names.
+Each strategy has a frozen parameter class (`Uncertainty(batch_size=1000)`) and a transform
+factory with the same parameters (`df.transform(uncertainty(batch_size=1000))`);
+`select(df, params)` runs the strategy a parameter object describes.
 """
 
 from selection.engine.scores import ScoreSpec
 from selection.errors import (
-    OutputExistsError,
     SelectionConfigError,
     SelectionError,
     SelectionInputError,
+    SelectionOutputError,
+    SelectionParamError,
 )
 from selection.names import (
     CONFIDENCE,
@@ -22,8 +24,18 @@ from selection.names import (
     UncertaintyMode,
     UseCase,
 )
-from selection.params import SelectionParams
-from selection.strategies import select
+from selection.params import StrategyParams
+from selection.strategies import (
+    PARAMS_BY_STRATEGY,
+    AnyStrategy,
+    Badge,
+    ConfidenceThreshold,
+    Diversity,
+    Selected,
+    TopKPerClass,
+    Uncertainty,
+    select,
+)
 from selection.strategies.badge import badge, select_badge
 from selection.strategies.diversity import diversity, select_diversity
 from selection.strategies.pseudo_labels import (
@@ -31,24 +43,33 @@ from selection.strategies.pseudo_labels import (
     top_k_per_class,
     with_pseudo_labels,
 )
-from selection.strategies.result import Selected
+from selection.strategies.result import Transform
 from selection.strategies.uncertainty import uncertainty, with_uncertainty
 
 __all__ = [
     "CONFIDENCE",
     "DATA_SOURCE",
+    "PARAMS_BY_STRATEGY",
     "PSEUDO_LABEL",
     "SELECTION_RANK",
     "UNCERTAINTY_SCORE",
+    "AnyStrategy",
+    "Badge",
+    "ConfidenceThreshold",
+    "Diversity",
     "Metric",
-    "OutputExistsError",
     "ScoreSpec",
     "Selected",
     "SelectionConfigError",
     "SelectionError",
     "SelectionInputError",
-    "SelectionParams",
+    "SelectionOutputError",
+    "SelectionParamError",
     "Strategy",
+    "StrategyParams",
+    "TopKPerClass",
+    "Transform",
+    "Uncertainty",
     "UncertaintyMode",
     "UseCase",
     "badge",

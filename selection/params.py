@@ -1,158 +1,125 @@
-"""SelectionParams: every knob of a selection run, parsed (never evaluated) and validated."""
+"""Parameter classes: what every strategy shares, and how a parameter is declared once.
+
+A parameter is a field made with `param(default, doc)`: its type, default and doc sit in one
+place. The strategy classes (in `selection.strategies.*`) derive from the family bases here; the
+job's environment variables, their defaults and help, and the SageMaker step's config are read
+from these fields (`selection.job.config`), so nothing spells a default twice.
+
+Classes are frozen and keyword-only; `__post_init__` only validates (and turns a string into its
+enum), so `Uncertainty(batch_size=0)` fails where it is written, not as an empty selection.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from selection.errors import SelectionConfigError
-from selection.names import (
-    OPTIONAL_ENV_VARS,
-    SSL_STRATEGIES,
-    STRATEGIES_BY_USE_CASE,
-    Metric,
-    OutputFormat,
-    Strategy,
-    UncertaintyMode,
-    UseCase,
-)
+from selection.engine.scores import ScoreSpec
+from selection.errors import SelectionParamError
+from selection.names import DEFAULT_ID_FIELD, Metric, Strategy, UncertaintyMode
 
 E = TypeVar("E", bound=StrEnum)
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
-@dataclass(frozen=True)
-class SelectionParams:
-    strategy: Strategy
-    use_case: UseCase = UseCase.AUTO
-    id_field: str = "id"
-    label_field: str = ""
-    output_format: OutputFormat = OutputFormat.CSV
-    score_field_prefix: str = "prob_class_"
-    score_field: str = ""
-    confidence_threshold: float = 0.9
-    max_samples: int = 0
-    k_per_class: int = 100
-    uncertainty_mode: UncertaintyMode = UncertaintyMode.MARGIN
-    batch_size: int = 32
-    metric: Metric = Metric.EUCLIDEAN
-    random_seed: int = 42
-    prob_sum_tolerance: float = 0.001
-    normalize_scores: bool = False
-    check_unique_ids: bool = True
-    feature_fields: tuple[str, ...] = field(default_factory=tuple)
-    kmeans_rounds: int = 5
-
-    def __post_init__(self) -> None:
-        allowed = STRATEGIES_BY_USE_CASE[self.use_case]
-        if self.strategy not in allowed:
-            kind = "SSL" if self.use_case is UseCase.SSL else "active learning"
-            raise SelectionConfigError(
-                f"Strategy '{self.strategy}' is NOT valid for {kind} (USE_CASE={self.use_case}): "
-                f"use one of {', '.join(allowed)}, or USE_CASE=auto"
-            )
-        if not 0.5 <= self.confidence_threshold <= 1.0:
-            raise SelectionConfigError(
-                f"CONFIDENCE_THRESHOLD={self.confidence_threshold} is outside [0.5, 1.0]"
-            )
-        for name in ("max_samples", "random_seed"):
-            if getattr(self, name) < 0:
-                raise SelectionConfigError(f"{name.upper()}={getattr(self, name)} must be >= 0")
-        for name in ("k_per_class", "batch_size", "kmeans_rounds"):
-            if getattr(self, name) < 1:
-                raise SelectionConfigError(f"{name.upper()}={getattr(self, name)} must be >= 1")
-        if not 0.0 <= self.prob_sum_tolerance < 1.0:
-            raise SelectionConfigError(
-                f"PROB_SUM_TOLERANCE={self.prob_sum_tolerance} must be in [0, 1)"
-            )
-        if not self.id_field:
-            raise SelectionConfigError("ID_FIELD must not be empty")
-        if not self.score_field and not self.score_field_prefix:
-            raise SelectionConfigError("set SCORE_FIELD_PREFIX (or SCORE_FIELD for a binary model)")
-
-    @property
-    def is_ssl(self) -> bool:
-        return self.strategy in SSL_STRATEGIES
-
-    def to_json(self) -> dict[str, Any]:
-        """Typed parameters for the metadata: enums as their values, tuples as lists."""
-        out: dict[str, Any] = {}
-        for key, value in asdict(self).items():
-            if isinstance(value, StrEnum):
-                value = value.value
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[key] = value
-        return out
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> SelectionParams:
-        """Parse the contract's variables; one missing from `env` takes its documented default."""
-
-        def raw(name: str) -> str:
-            value = env.get(name)
-            return (OPTIONAL_ENV_VARS.get(name, "") if value is None else value).strip()
-
-        strategy_text = raw("SELECTION_STRATEGY")
-        if not strategy_text:
-            raise SelectionConfigError(
-                "SELECTION_STRATEGY is required: set it to one of " + ", ".join(Strategy)
-            )
-        return cls(
-            strategy=_choice(Strategy, "SELECTION_STRATEGY", strategy_text),
-            use_case=_choice(UseCase, "USE_CASE", raw("USE_CASE")),
-            id_field=raw("ID_FIELD"),
-            label_field=raw("LABEL_FIELD"),
-            output_format=_choice(OutputFormat, "OUTPUT_FORMAT", raw("OUTPUT_FORMAT")),
-            score_field_prefix=raw("SCORE_FIELD_PREFIX"),
-            score_field=raw("SCORE_FIELD"),
-            confidence_threshold=_number(
-                float, "CONFIDENCE_THRESHOLD", raw("CONFIDENCE_THRESHOLD")
-            ),
-            max_samples=_number(int, "MAX_SAMPLES", raw("MAX_SAMPLES")),
-            k_per_class=_number(int, "K_PER_CLASS", raw("K_PER_CLASS")),
-            uncertainty_mode=_choice(UncertaintyMode, "UNCERTAINTY_MODE", raw("UNCERTAINTY_MODE")),
-            batch_size=_number(int, "BATCH_SIZE", raw("BATCH_SIZE")),
-            metric=_choice(Metric, "METRIC", raw("METRIC")),
-            random_seed=_number(int, "RANDOM_SEED", raw("RANDOM_SEED")),
-            prob_sum_tolerance=_number(float, "PROB_SUM_TOLERANCE", raw("PROB_SUM_TOLERANCE")),
-            normalize_scores=_flag("NORMALIZE_SCORES", raw("NORMALIZE_SCORES")),
-            check_unique_ids=_flag("CHECK_UNIQUE_IDS", raw("CHECK_UNIQUE_IDS")),
-            feature_fields=tuple(f.strip() for f in raw("FEATURE_FIELDS").split(",") if f.strip()),
-            kmeans_rounds=_number(int, "KMEANS_ROUNDS", raw("KMEANS_ROUNDS")),
-        )
+def param(default: Any, doc: str) -> Any:
+    """A parameter field: its default and its one-line doc (shown as the variable's help)."""
+    return field(default=default, metadata={"doc": doc})
 
 
-def _choice(enum: type[E], name: str, text: str) -> E:
+def doc_of(owner: type, name: str) -> str:
+    """The doc a `param` field was declared with."""
+    declared = {f.name: f for f in dataclasses.fields(owner)}
+    return str(declared[name].metadata.get("doc", ""))
+
+
+def as_enum(enum: type[E], argument: str, value: object) -> E:
+    """`value` as a member of `enum`, from the member or its (case-insensitive) value."""
+    if isinstance(value, enum):
+        return value
     try:
-        return enum(text.lower())
+        return enum(str(value).strip().lower())
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
-        raise SelectionConfigError(f"{name}={text!r} is not one of: {allowed}") from None
+        raise SelectionParamError(argument, f"is not one of: {allowed}", repr(value)) from None
 
 
-N = TypeVar("N", int, float)
+def at_least(argument: str, value: int, low: int) -> None:
+    if value < low:
+        raise SelectionParamError(argument, f"must be >= {low}", value)
 
 
-def _number(kind: Callable[[str], N], name: str, text: str) -> N:
-    try:
-        value = kind(text)
-    except ValueError:
-        what = "an integer" if kind is int else "a number"
-        raise SelectionConfigError(f"{name}={text!r} is not {what}") from None
-    if isinstance(value, float) and not math.isfinite(value):
-        raise SelectionConfigError(f"{name}={text!r} is not a finite number")
-    return value
+def finite(argument: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise SelectionParamError(argument, "is not a finite number", repr(value))
 
 
-def _flag(name: str, text: str) -> bool:
-    lowered = text.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise SelectionConfigError(f"{name}={text!r} is not a boolean: use true or false")
+@dataclass(frozen=True, kw_only=True)
+class StrategyParams:
+    """What every strategy reads: the id column, where the scores are, and the seed."""
+
+    strategy: ClassVar[Strategy]
+
+    id_col: str = param(DEFAULT_ID_FIELD, "id column; ties are broken by ascending id")
+    scores: ScoreSpec = param(ScoreSpec(), "where the class probabilities are")
+    seed: int = param(42, "seed of every random choice")
+
+    def __post_init__(self) -> None:
+        if not self.id_col.strip():
+            raise SelectionParamError("id_col", "must not be empty")
+        if not self.scores.single and not self.scores.prefix:
+            raise SelectionParamError(
+                "scores", "needs ScoreSpec(prefix=...), or ScoreSpec(single=...) for a binary model"
+            )
+        at_least("seed", self.seed, 0)
+
+    @property
+    def is_pseudo_labelling(self) -> bool:
+        return isinstance(self, PseudoLabelParams)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PseudoLabelParams(StrategyParams):
+    """Semi-supervised strategies: confident rows whose prediction becomes their label."""
+
+    max_samples: int = param(0, "cap on selected rows, 0 = none")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("max_samples", self.max_samples, 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActiveLearningParams(StrategyParams):
+    """Active-learning strategies: a batch of rows for human labelling."""
+
+    batch_size: int = param(32, "rows to select")
+    mode: UncertaintyMode = param(
+        UncertaintyMode.MARGIN, "margin, entropy or least_confidence (the uncertainty score)"
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("batch_size", self.batch_size, 1)
+        object.__setattr__(self, "mode", as_enum(UncertaintyMode, "mode", self.mode))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingParams(ActiveLearningParams):
+    """Strategies that measure distances between rows' feature columns."""
+
+    features: tuple[str, ...] = param(
+        (), "feature columns; empty: the emb_* columns, else every numeric non-id/score column"
+    )
+    metric: Metric = param(Metric.EUCLIDEAN, "euclidean or cosine")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.features, str):
+            raise SelectionParamError(
+                "features", "must be a list of column names", repr(self.features)
+            )
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "metric", as_enum(Metric, "metric", self.metric))

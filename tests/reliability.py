@@ -1,25 +1,19 @@
 """Shared pieces of the reliability tests (re-runs, bad input, atomic output, security, cluster).
 
-`STRATEGY_RUNS` is the one list of strategy configurations these tests parametrize over; a
-strategy that is not available in this checkout (diversity and badge until they land) is skipped
-with the reason the engine gives, so adding one is one line here.
+`STRATEGY_RUNS` is the one list of strategy configurations these tests parametrize over, so
+adding a strategy to them is one line here.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
-import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pyspark.sql import SparkSession
 
-from selection.errors import SelectionConfigError, SelectionInputError
-from selection.names import Strategy
 from tests.helpers import prediction_rows
 
 
@@ -33,7 +27,6 @@ class StrategyRun:
     layout_invariant: bool = True
     # A known reason why it is not (yet): the layout check then must fail, and is an xfail.
     layout_issue: str = ""
-    needs: tuple[str, ...] = field(default_factory=tuple)  # modules the strategy needs
 
     @property
     def strategy(self) -> str:
@@ -65,12 +58,10 @@ STRATEGY_RUNS: tuple[StrategyRun, ...] = (
     StrategyRun(
         "diversity",
         {"SELECTION_STRATEGY": "diversity", "BATCH_SIZE": "12", "FEATURE_FIELDS": "f0,f1"},
-        needs=("selection.engine.blocks", "selection.strategies.diversity"),
     ),
     StrategyRun(
         "badge",
         {"SELECTION_STRATEGY": "badge", "BATCH_SIZE": "12", "FEATURE_FIELDS": "f0,f1"},
-        needs=("selection.engine.blocks", "selection.strategies.badge"),
     ),
 )
 
@@ -78,45 +69,6 @@ STRATEGY_RUNS: tuple[StrategyRun, ...] = (
 def strategy_params(*names: str) -> list[Any]:
     """pytest params of the STRATEGY_RUNS named (all when none is named)."""
     return [run.param() for run in STRATEGY_RUNS if not names or run.name in names]
-
-
-@functools.cache
-def unavailable_reason(spark: SparkSession, strategy: str, needs: tuple[str, ...]) -> str | None:
-    """Why `strategy` cannot run in this checkout, None when it can (cached per session)."""
-    for module in needs:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            return f"strategy '{strategy}' is not available yet: {exc}"
-    from selection.params import SelectionParams
-    from selection.strategies import select
-
-    # No rows: the registry dispatches (or refuses) without the strategy having work to do.
-    empty = spark.createDataFrame(
-        [], "id long, prob_class_0 double, prob_class_1 double, f0 double, f1 double"
-    )
-    params = SelectionParams.from_env(
-        {"SELECTION_STRATEGY": strategy, "BATCH_SIZE": "2", "FEATURE_FIELDS": "f0,f1"}
-    )
-    try:
-        select(empty, params)
-    except SelectionConfigError as exc:
-        if "not yet available" in str(exc):
-            return str(exc)
-        raise
-    except ImportError as exc:
-        return f"strategy '{strategy}' is not available yet: {exc}"
-    except SelectionInputError:
-        pass  # it exists, and looked at its (empty) input
-    return None
-
-
-def require_strategy(spark: SparkSession, run: StrategyRun) -> None:
-    """Skip, with the engine's own reason, when `run`'s strategy has not landed yet."""
-    assert Strategy(run.strategy)  # a typo in STRATEGY_RUNS must fail, not skip
-    reason = unavailable_reason(spark, run.strategy, run.needs)
-    if reason:
-        pytest.skip(reason)
 
 
 def reliability_rows(n: int, seed: int = 7) -> list[dict[str, Any]]:

@@ -1,95 +1,76 @@
+"""The parameter classes validate what the job validates, and speak the library's names."""
+
+from __future__ import annotations
+
+import dataclasses
+
 import pytest
 
-from selection.errors import SelectionConfigError
-from selection.names import OPTIONAL_ENV_VARS, Metric, Strategy, UncertaintyMode, UseCase
-from selection.params import SelectionParams
-
-
-def test_defaults_follow_the_contract_table() -> None:
-    params = SelectionParams.from_env({"SELECTION_STRATEGY": "uncertainty"})
-    assert params.strategy is Strategy.UNCERTAINTY
-    assert params.use_case is UseCase.AUTO
-    assert params.confidence_threshold == float(OPTIONAL_ENV_VARS["CONFIDENCE_THRESHOLD"])
-    assert params.batch_size == 32
-    assert params.k_per_class == 100
-    assert params.uncertainty_mode is UncertaintyMode.MARGIN
-    assert params.metric is Metric.EUCLIDEAN
-    assert params.check_unique_ids is True
-    assert params.feature_fields == ()
-
-
-def test_values_are_parsed_case_insensitively_and_trimmed() -> None:
-    params = SelectionParams.from_env(
-        {
-            "SELECTION_STRATEGY": " Top_K_Per_Class ",
-            "USE_CASE": "SSL",
-            "K_PER_CLASS": "7",
-            "NORMALIZE_SCORES": "yes",
-            "CHECK_UNIQUE_IDS": "false",
-            "FEATURE_FIELDS": "a, b,,c",
-        }
-    )
-    assert params.strategy is Strategy.TOP_K_PER_CLASS
-    assert params.is_ssl
-    assert params.k_per_class == 7
-    assert params.normalize_scores and not params.check_unique_ids
-    assert params.feature_fields == ("a", "b", "c")
-
-
-def test_to_json_is_typed() -> None:
-    doc = SelectionParams.from_env({"SELECTION_STRATEGY": "badge", "FEATURE_FIELDS": "x"}).to_json()
-    assert doc["strategy"] == "badge"
-    assert doc["batch_size"] == 32
-    assert doc["feature_fields"] == ["x"]
-    assert isinstance(doc["confidence_threshold"], float)
+from selection import (
+    PARAMS_BY_STRATEGY,
+    Badge,
+    ConfidenceThreshold,
+    Diversity,
+    ScoreSpec,
+    SelectionConfigError,
+    SelectionParamError,
+    Strategy,
+    TopKPerClass,
+    Uncertainty,
+    UncertaintyMode,
+    confidence_threshold,
+    top_k_per_class,
+    uncertainty,
+)
+from selection.job.config import ENV_VARS
 
 
 @pytest.mark.parametrize(
-    ("env", "fragment"),
+    ("build", "message"),
     [
-        ({}, "SELECTION_STRATEGY is required"),
-        ({"SELECTION_STRATEGY": "random"}, "SELECTION_STRATEGY='random' is not one of"),
-        ({"SELECTION_STRATEGY": "uncertainty", "UNCERTAINTY_MODE": "bald"}, "UNCERTAINTY_MODE"),
-        ({"SELECTION_STRATEGY": "diversity", "METRIC": "manhattan"}, "METRIC='manhattan'"),
-        ({"SELECTION_STRATEGY": "uncertainty", "OUTPUT_FORMAT": "json"}, "OUTPUT_FORMAT"),
-        (
-            {"SELECTION_STRATEGY": "uncertainty", "USE_CASE": "ssl"},
-            "Strategy 'uncertainty' is NOT valid for SSL",
-        ),
-        (
-            {"SELECTION_STRATEGY": "confidence_threshold", "USE_CASE": "active_learning"},
-            "NOT valid for active learning",
-        ),
-        (
-            {"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "0.4"},
-            "outside [0.5, 1.0]",
-        ),
-        (
-            {"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "1.01"},
-            "outside [0.5, 1.0]",
-        ),
-        (
-            {"SELECTION_STRATEGY": "confidence_threshold", "CONFIDENCE_THRESHOLD": "nan"},
-            "not a finite number",
-        ),
-        ({"SELECTION_STRATEGY": "confidence_threshold", "MAX_SAMPLES": "-1"}, "MAX_SAMPLES=-1"),
-        ({"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "0"}, "BATCH_SIZE=0 must be >= 1"),
-        ({"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "3.5"}, "is not an integer"),
-        ({"SELECTION_STRATEGY": "top_k_per_class", "K_PER_CLASS": "-3"}, "K_PER_CLASS=-3"),
-        ({"SELECTION_STRATEGY": "uncertainty", "NORMALIZE_SCORES": "maybe"}, "not a boolean"),
-        ({"SELECTION_STRATEGY": "uncertainty", "PROB_SUM_TOLERANCE": "2"}, "PROB_SUM_TOLERANCE"),
-        ({"SELECTION_STRATEGY": "uncertainty", "ID_FIELD": " "}, "ID_FIELD must not be empty"),
+        (lambda: uncertainty(batch_size=0), "batch_size=0 must be >= 1"),
+        (lambda: confidence_threshold(2.0), "threshold=2.0 is outside [0.5, 1.0]"),
+        (lambda: confidence_threshold(float("nan")), "threshold=nan is not a finite number"),
+        (lambda: top_k_per_class(k=0), "k=0 must be >= 1"),
+        (lambda: top_k_per_class(max_samples=-1), "max_samples=-1 must be >= 0"),
+        (lambda: Badge(rounds=0), "rounds=0 must be >= 1"),
+        (lambda: Diversity(metric="manhattan"), "metric='manhattan' is not one of"),
+        (lambda: uncertainty(mode="bald"), "mode='bald' is not one of"),
+        (lambda: Uncertainty(id_col=" "), "id_col must not be empty"),
+        (lambda: Uncertainty(seed=-1), "seed=-1 must be >= 0"),
+        (lambda: Uncertainty(scores=ScoreSpec(prefix="")), "needs ScoreSpec(prefix=...)"),
+        (lambda: Diversity(features="f0,f1"), "features='f0,f1' must be a list"),  # type: ignore[arg-type]
     ],
 )
-def test_invalid_configuration_names_the_variable(env: dict[str, str], fragment: str) -> None:
-    with pytest.raises(SelectionConfigError) as info:
-        SelectionParams.from_env(env)
-    assert fragment in str(info.value)
-    assert "\n" not in str(info.value)
+def test_library_rejects_what_the_job_rejects(build: object, message: str) -> None:
+    with pytest.raises(SelectionParamError) as info:
+        build()  # type: ignore[operator]
+    assert message in str(info.value)
+    assert isinstance(info.value, SelectionConfigError) and isinstance(info.value, ValueError)
 
 
-def test_values_are_never_evaluated() -> None:
-    with pytest.raises(SelectionConfigError, match="is not an integer"):
-        SelectionParams.from_env(
-            {"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "__import__('os')"}
-        )
+def test_strings_become_enums_and_lists_tuples() -> None:
+    params = Diversity(features=["a", "b"], metric="COSINE", mode="entropy")  # type: ignore[arg-type]
+    assert params.features == ("a", "b")
+    assert params.mode is UncertaintyMode.ENTROPY
+    assert params.metric.value == "cosine"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.batch_size = 3  # type: ignore[misc]
+
+
+def test_every_strategy_has_one_parameter_class() -> None:
+    assert set(PARAMS_BY_STRATEGY) == set(Strategy)
+    for strategy, cls in PARAMS_BY_STRATEGY.items():
+        assert cls.strategy is strategy
+        assert cls().strategy is strategy  # every parameter has a default
+
+
+def test_every_parameter_has_a_doc_and_a_variable_where_the_job_reads_it() -> None:
+    bound = {(v.owner, v.field) for v in ENV_VARS}
+    for cls in (ConfidenceThreshold, TopKPerClass, Uncertainty, Diversity, Badge):
+        for f in dataclasses.fields(cls):
+            if f.name == "scores":
+                continue  # its three fields have variables of their own
+            assert f.metadata.get("doc"), f"{cls.__name__}.{f.name} has no doc"
+            owners = [c for c in cls.__mro__ if (c, f.name) in bound]
+            assert owners, f"{cls.__name__}.{f.name} has no environment variable"

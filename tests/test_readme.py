@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from selection.names import ENV_VARS
+from selection.job.config import ENV_VARS
 from tests.helpers import prediction_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def test_configuration_table_lists_every_variable_with_its_default() -> None:
 def test_library_examples_run(spark: SparkSession) -> None:
     blocks = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
     library = [b for b in blocks if "from selection import" in b]
-    assert len(library) == 2
+    assert len(library) == 3
     rows = prediction_rows(50, classes=5, seed=2)
     predictions = spark.createDataFrame(rows)
     llm_predictions = predictions.select(
@@ -39,7 +39,7 @@ def test_library_examples_run(spark: SparkSession) -> None:
     scope = {"predictions": predictions, "llm_predictions": llm_predictions}
     for block in library:
         exec(block, scope)
-    for name in ("to_label", "llm", "per_class", "spread", "mixed"):
+    for name in ("to_label", "llm", "per_class", "spread", "mixed", "batch"):
         assert scope[name].count() == 50, name  # type: ignore[attr-defined]
 
 

@@ -2,7 +2,7 @@
 
 Every selection field is named after a contract variable (`CONFIDENCE_THRESHOLD` ->
 `confidence_threshold`) and takes that variable's default from `selection.names`, so the job,
-the contract and this config cannot drift apart; the engine's `SelectionParams` then checks the
+the contract and this config cannot drift apart; the engine's `job_params_from_env` then checks the
 whole set, which is where the strategy/use-case rule and its message live.
 """
 
@@ -16,22 +16,24 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from builders.base.config import ProcessingStepConfigBase
-from selection.names import (
+from selection.job.config import (
     ENV_VARS,
     ENV_VARS_BY_NAME,
     JOB_TYPE_BY_FAMILY,
-    JOB_TYPES,
     OPTIONAL_ENV_VARS,
-    SSL_STRATEGIES,
     Family,
+    env_vars_for,
+    job_params_from_env,
+)
+from selection.names import (
+    JOB_TYPES,
+    SSL_STRATEGIES,
     Metric,
     OutputFormat,
     Strategy,
     UncertaintyMode,
     UseCase,
-    env_vars_for,
 )
-from selection.params import SelectionParams
 
 SPARK_LOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmgtp]$", re.IGNORECASE)
@@ -180,7 +182,7 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     def _valid_for_the_job(self) -> ActiveSampleSelectionConfig:
         # The engine's own checks over every variable (not only the family sent), so a
         # config that builds is a config the job accepts; its errors are ValueErrors.
-        SelectionParams.from_env(self.all_environment_variables())
+        job_params_from_env(self.all_environment_variables())
         return self
 
     # ===== Tier 3: derived =====

@@ -9,14 +9,15 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from selection.engine.scores import ScoreSpec, pseudo_label
+from selection.engine.scores import pseudo_label
+from selection.job.config import JobParams
 from selection.names import (
     CONFIDENCE,
     PSEUDO_LABEL,
     UNCERTAINTY_SCORE,
-    Strategy,
 )
-from selection.params import SelectionParams
+from selection.params import ActiveLearningParams
+from selection.strategies import TopKPerClass
 
 
 @dataclass
@@ -29,13 +30,14 @@ class SelectionSummary:
     warnings: list[str] = field(default_factory=list)
 
 
-def summarize(
-    rows: DataFrame, params: SelectionParams, scores: ScoreSpec, num_classes: int
-) -> SelectionSummary:
+def summarize(rows: DataFrame, job: JobParams, num_classes: int) -> SelectionSummary:
     """Two small aggregations over the (persisted) selected rows."""
-    ident = params.id_field
-    predicted = F.col(PSEUDO_LABEL) if params.is_ssl else pseudo_label(scores.probabilities(rows))
-    score_col = F.col(CONFIDENCE if params.is_ssl else UNCERTAINTY_SCORE)
+    params = job.selection
+    ident = params.id_col
+    ssl = job.is_ssl
+    scores = params.scores
+    predicted = F.col(PSEUDO_LABEL) if ssl else pseudo_label(scores.probabilities(rows))
+    score_col = F.col(CONFIDENCE if ssl else UNCERTAINTY_SCORE)
     aggs = [
         F.count(F.lit(1)).alias("n"),
         F.countDistinct(F.col(ident)).alias("distinct"),
@@ -43,8 +45,8 @@ def summarize(
         F.mean(score_col).alias("mean"),
         F.max(score_col).alias("max"),
     ]
-    if params.label_field:
-        label = F.col(params.label_field).cast("double")
+    if job.label_field:
+        label = F.col(job.label_field).cast("double")
         aggs += [
             F.count(label).alias("labelled"),
             F.count(F.when(label == predicted.cast("double"), 1)).alias("agree"),
@@ -63,46 +65,47 @@ def summarize(
         distinct_ids=int(head["distinct"]),
         per_class=per_class,
         score={
-            "name": CONFIDENCE if params.is_ssl else UNCERTAINTY_SCORE,  # type: ignore[dict-item]
+            "name": CONFIDENCE if ssl else UNCERTAINTY_SCORE,  # type: ignore[dict-item]
             "min": head["min"],
             "mean": head["mean"],
             "max": head["max"],
         },
     )
-    if params.label_field:
+    if job.label_field:
         labelled, agree = int(head["labelled"]), int(head["agree"])
-        key = "pseudo_label_accuracy" if params.is_ssl else "share_misclassified"
-        value = agree / labelled if params.is_ssl else (labelled - agree) / labelled
+        key = "pseudo_label_accuracy" if ssl else "share_misclassified"
+        value = agree / labelled if ssl else (labelled - agree) / labelled
         summary.label_figures = {
-            "label_field": params.label_field,
+            "label_field": job.label_field,
             "rows_with_numeric_label": labelled,
             key: value if labelled else None,
         }
         if labelled < summary.selected_rows:
             summary.warnings.append(
                 f"{summary.selected_rows - labelled} selected row(s) have no numeric label in "
-                f"'{params.label_field}'; they are left out of {key}"
+                f"'{job.label_field}'; they are left out of {key}"
             )
-    summary.warnings.extend(_shortfall_warnings(params, summary))
+    summary.warnings.extend(_shortfall_warnings(job, summary))
     return summary
 
 
-def _shortfall_warnings(params: SelectionParams, summary: SelectionSummary) -> list[str]:
+def _shortfall_warnings(job: JobParams, summary: SelectionSummary) -> list[str]:
+    params = job.selection
     out: list[str] = []
     if summary.selected_rows == 0:
         out.append("zero rows selected")
         return out
-    if not params.is_ssl and summary.selected_rows < params.batch_size:
+    if isinstance(params, ActiveLearningParams) and summary.selected_rows < params.batch_size:
         out.append(
             f"BATCH_SIZE={params.batch_size} but only {summary.selected_rows} selectable rows "
             "exist; selected all of them"
         )
-    if params.strategy is Strategy.TOP_K_PER_CLASS and not params.max_samples:
-        short = {c: n for c, n in summary.per_class.items() if n < params.k_per_class}
+    if isinstance(params, TopKPerClass) and not params.max_samples:
+        short = {c: n for c, n in summary.per_class.items() if n < params.k}
         if short:
             listed = ", ".join(f"class {c}: {n}" for c, n in sorted(short.items())[:10])
             out.append(
-                f"K_PER_CLASS={params.k_per_class} but some predicted classes have fewer rows "
+                f"K_PER_CLASS={params.k} but some predicted classes have fewer rows "
                 f"({listed}); selected what exists"
             )
     return out
@@ -110,7 +113,7 @@ def _shortfall_warnings(params: SelectionParams, summary: SelectionSummary) -> l
 
 def build_metadata(
     *,
-    params: SelectionParams,
+    job: JobParams,
     job_type: str,
     input_rows: int,
     summary: SelectionSummary,
@@ -122,17 +125,17 @@ def build_metadata(
     warnings: list[str],
 ) -> dict[str, Any]:
     return {
-        "strategy": params.strategy.value,
-        "use_case": params.use_case.value,
+        "strategy": job.strategy.value,
+        "use_case": job.use_case.value,
         "job_type": job_type,
-        "parameters": params.to_json(),
+        "parameters": job.to_json(),
         "input_rows": input_rows,
         "selected_rows": summary.selected_rows,
         "per_class_selected": summary.per_class,
         "selection_score": summary.score,
         "validation": summary.label_figures or None,
         "strategy_figures": figures,
-        "random_seed": params.random_seed,
+        "random_seed": job.selection.seed,
         "timestamp": started.astimezone(dt.UTC).isoformat(timespec="seconds"),
         "duration_seconds": round(duration_seconds, 3),
         "spark_version": spark_version,

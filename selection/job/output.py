@@ -18,7 +18,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from selection.errors import OutputExistsError
+from selection.errors import SelectionOutputError
 from selection.job.io import check_uri, hadoop_fs, redact
 from selection.names import METADATA_FILE, OutputFormat
 
@@ -72,9 +72,11 @@ class OutputTarget:
 
     def ensure_writable(self) -> None:
         if self._fs.exists(self._root) and self._fs.isFile(self._root):
-            raise OutputExistsError(f"output path {redact(self.path)!r} is a file, not a directory")
+            raise SelectionOutputError(
+                f"output path {redact(self.path)!r} is a file, not a directory"
+            )
         if self.visible_entries() and not self.overwrite:
-            raise OutputExistsError(
+            raise SelectionOutputError(
                 f"output path {redact(self.path)!r} already holds files; "
                 "pass --overwrite to replace them or choose an empty path"
             )

@@ -1,4 +1,4 @@
-"""One selection run: read, validate, score, select, write; each phase logged on stderr."""
+"""One selection run: read, check, select, verify, write; each phase logged on stderr."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from pyspark.sql import functions as F
 
 from selection.errors import SelectionConfigError, SelectionInputError
 from selection.job.checks import DataChecks, check_schema, duplicate_ids, raise_on_duplicates
+from selection.job.config import JobParams
 from selection.job.io import read_predictions, redact
 from selection.job.metadata import build_metadata, summarize
 from selection.job.output import OutputTarget, stage_json, stage_rows, staged
-from selection.names import AL_STRATEGIES, CONTAINER_INPUT_PATHS, CONTAINER_OUTPUT_PATHS, Strategy
-from selection.params import SelectionParams
-from selection.strategies import score_spec, select
+from selection.names import CONTAINER_INPUT_PATHS, CONTAINER_OUTPUT_PATHS
+from selection.params import EmbeddingParams
+from selection.strategies import select, with_features
 
 log = logging.getLogger("selection")
 
@@ -44,22 +45,18 @@ def phase(name: str) -> Iterator[dict[str, Any]]:
     log.info("%-8s %s seconds=%.2f", name, detail, time.monotonic() - start)
 
 
-def _read_labeled(
-    spark: SparkSession, params: SelectionParams, path: str | None
-) -> DataFrame | None:
+def _read_labeled(spark: SparkSession, id_field: str, path: str | None) -> DataFrame | None:
     if not path:
         return None
-    labeled = read_predictions(spark, path, id_field=params.id_field).df
-    if params.id_field not in labeled.columns:
-        raise SelectionInputError(
-            f"labeled data {redact(path)!r} has no id column '{params.id_field}'"
-        )
+    labeled = read_predictions(spark, path, id_field=id_field).df
+    if id_field not in labeled.columns:
+        raise SelectionInputError(f"labeled data {redact(path)!r} has no id column '{id_field}'")
     return labeled
 
 
 def run(
     spark: SparkSession,
-    params: SelectionParams,
+    job: JobParams,
     paths: JobPaths,
     *,
     job_type: str,
@@ -78,13 +75,15 @@ def run(
     meta_out.ensure_writable()
     rows_out.clean_stale_staging()
     meta_out.clean_stale_staging()
-    scores = score_spec(params)
+    params = job.selection
+    scores = params.scores
+    id_field = params.id_col
 
     with phase("read") as facts:
         predictions = read_predictions(
-            spark, paths.input, id_field=params.id_field, label_field=params.label_field
+            spark, paths.input, id_field=id_field, label_field=job.label_field
         )
-        labeled = _read_labeled(spark, params, paths.labeled_data)
+        labeled = _read_labeled(spark, id_field, paths.labeled_data)
         facts.update(
             format=predictions.format,
             files=len(predictions.files),
@@ -93,19 +92,21 @@ def run(
         )
     warnings = list(predictions.warnings)
 
-    with phase("validate") as facts:
+    with phase("check") as facts:
         df = predictions.df
-        check_schema(df, id_field=params.id_field, label_field=params.label_field)
+        check_schema(df, id_field=id_field, label_field=job.label_field)
         score_names = scores.columns(df)
-        features: list[str] = []
-        if params.strategy in (Strategy.DIVERSITY, Strategy.BADGE):
-            features = _feature_columns(df, params, score_names)
+        features: tuple[str, ...] = ()
+        if isinstance(params, EmbeddingParams):
+            # Resolved once: the data checks and the strategy see the same columns.
+            params = with_features(params, df, label_col=job.label_field)
+            features = params.features
         checks = DataChecks(
-            id_field=params.id_field,
+            id_field=id_field,
             score_names=score_names,
             raw_scores=scores.raw(df),
-            tolerance=params.prob_sum_tolerance,
-            normalize=params.normalize_scores,
+            tolerance=job.prob_sum_tolerance,
+            normalize=scores.normalize,
             corrupt_column=predictions.corrupt_column,
             feature_columns=features,
         )
@@ -114,21 +115,16 @@ def run(
             observed = observed.drop(predictions.corrupt_column)
         facts.update(
             schema="ok",
-            id=params.id_field,
+            id=id_field,
             classes=len(score_names),
             data_checks="ride along with the selection pass",
         )
 
-    with phase("score") as facts:
-        # Scores are column expressions: Spark computes them inside the select scan.
-        facts.update(
-            strategy=params.strategy.value, classes=len(score_names), computed="in the select scan"
-        )
-
     with phase("select") as facts:
-        embedding = params.strategy in (Strategy.DIVERSITY, Strategy.BADGE)
+        embedding = isinstance(params, EmbeddingParams)
         log.info(
-            "select   %s; data checks ride along",
+            "select   strategy=%s %s; scores and data checks computed in that scan",
+            params.strategy.value,
             "several passes over the embedding" if embedding else "scanning the input once",
         )
         try:
@@ -142,31 +138,31 @@ def run(
             raise
         # A selection can be most of the input (uncapped confidence_threshold): keep it on disk.
         rows = selected.rows.persist(StorageLevel.DISK_ONLY)
-        summary = summarize(rows, params, scores, len(score_names))
+        summary = summarize(rows, job, len(score_names))
         input_rows = checks.verify()
         facts.update(input_rows=input_rows, selected_rows=summary.selected_rows)
         if "passes" in selected.figures:
             facts.update(passes=selected.figures["passes"])
 
-    with phase("validate") as facts:
+    with phase("verify") as facts:
         if summary.distinct_ids != summary.selected_rows:
-            dup_count, example = duplicate_ids(rows, params.id_field)
-            raise_on_duplicates(dup_count, example, params.id_field, "the selected rows")
-        if params.check_unique_ids:
-            dup_count, example = duplicate_ids(observed.select(params.id_field), params.id_field)
-            raise_on_duplicates(dup_count, example, params.id_field, "the input")
+            dup_count, example = duplicate_ids(rows, id_field)
+            raise_on_duplicates(dup_count, example, id_field, "the selected rows")
+        if job.check_unique_ids:
+            dup_count, example = duplicate_ids(observed.select(id_field), id_field)
+            raise_on_duplicates(dup_count, example, id_field, "the input")
         facts.update(
             input_rows=input_rows,
             unique_ids="checked"
-            if params.check_unique_ids
+            if job.check_unique_ids
             else "selected rows only (CHECK_UNIQUE_IDS=false)",
         )
     warnings.extend(summary.warnings)
 
     with phase("write") as facts, staged(rows_out, meta_out):
-        stage_rows(rows, rows_out, params.output_format)
+        stage_rows(rows, rows_out, job.output_format)
         metadata = build_metadata(
-            params=params,
+            job=job,
             job_type=job_type,
             input_rows=input_rows,
             summary=summary,
@@ -185,7 +181,7 @@ def run(
         meta_out.commit()
         facts.update(
             rows=summary.selected_rows,
-            format=params.output_format.value,
+            format=job.output_format.value,
             output=redact(paths.output),
         )
     rows.unpersist()
@@ -198,18 +194,3 @@ def run(
         time.monotonic() - clock,
     )
     return metadata
-
-
-def _feature_columns(df: DataFrame, params: SelectionParams, score_names: list[str]) -> list[str]:
-    from selection.engine.blocks import resolve_feature_columns
-
-    return resolve_feature_columns(
-        df,
-        params.feature_fields,
-        id_col=params.id_field,
-        label_col=params.label_field,
-        score_cols=score_names,
-    )
-
-
-__all__ = ["AL_STRATEGIES", "JobPaths", "run"]

@@ -1,84 +1,106 @@
-"""Strategy name -> transform, with the parameters of a SelectionParams."""
+"""The strategies, one module per family, and `select`: a parameter object -> its selection.
+
+Adding a strategy: its parameter class and transform in a module here, one arm in `select`,
+its name in `selection.names.Strategy`; `PARAMS_BY_STRATEGY` and the job's variables follow.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TypeVar, assert_never
+
 from pyspark.sql import DataFrame
 
-from selection.engine.scores import ScoreSpec
+from selection.engine.blocks import exclude_labeled, resolve_feature_columns
 from selection.names import Strategy
-from selection.params import SelectionParams
-from selection.strategies.pseudo_labels import confidence_threshold, top_k_per_class
+from selection.params import EmbeddingParams
+from selection.strategies.badge import Badge, select_badge
+from selection.strategies.diversity import Diversity, select_diversity
+from selection.strategies.pseudo_labels import (
+    ConfidenceThreshold,
+    TopKPerClass,
+    select_confidence_threshold,
+    select_top_k_per_class,
+)
 from selection.strategies.result import Selected
-from selection.strategies.uncertainty import uncertainty
+from selection.strategies.uncertainty import Uncertainty, select_uncertainty
+
+AnyStrategy = ConfidenceThreshold | TopKPerClass | Uncertainty | Diversity | Badge
+PARAMS_BY_STRATEGY: dict[Strategy, type[AnyStrategy]] = {
+    cls.strategy: cls for cls in (ConfidenceThreshold, TopKPerClass, Uncertainty, Diversity, Badge)
+}
+P = TypeVar("P", bound=EmbeddingParams)
 
 
-def score_spec(params: SelectionParams) -> ScoreSpec:
-    return ScoreSpec(
-        prefix=params.score_field_prefix,
-        single=params.score_field,
-        normalize=params.normalize_scores,
-    )
-
-
-def select(df: DataFrame, params: SelectionParams, *, labeled: DataFrame | None = None) -> Selected:
-    """Run the strategy `params` names on `df`; rows whose id is in `labeled` are never chosen."""
-    scores = score_spec(params)
-    ident = params.id_field
-    if params.strategy in (Strategy.DIVERSITY, Strategy.BADGE):
-        return _select_embedding(df, params, scores, labeled)
-    if labeled is not None:
-        df = df.join(labeled.select(ident).distinct(), on=ident, how="left_anti")
-    if params.strategy is Strategy.CONFIDENCE_THRESHOLD:
-        transform = confidence_threshold(
-            params.confidence_threshold, params.max_samples, id_col=ident, scores=scores
-        )
-    elif params.strategy is Strategy.TOP_K_PER_CLASS:
-        transform = top_k_per_class(
-            params.k_per_class, params.max_samples, id_col=ident, scores=scores
-        )
-    else:
-        transform = uncertainty(
-            params.batch_size, params.uncertainty_mode, id_col=ident, scores=scores
-        )
-    return Selected(rows=df.transform(transform))
-
-
-def _select_embedding(
-    df: DataFrame, params: SelectionParams, scores: ScoreSpec, labeled: DataFrame | None
-) -> Selected:
-    """diversity / badge: they exclude `labeled` ids themselves (diversity also covers them)."""
-    from selection.engine.blocks import resolve_feature_columns
-    from selection.strategies.badge import select_badge
-    from selection.strategies.diversity import select_diversity
-
+def with_features(params: P, df: DataFrame, *, label_col: str = "") -> P:
+    """`params` with its feature columns resolved against `df` (and checked to be numeric)."""
     features = resolve_feature_columns(
         df,
-        params.feature_fields,
-        id_col=params.id_field,
-        label_col=params.label_field,
-        score_cols=scores.columns(df),
+        params.features,
+        id_col=params.id_col,
+        label_col=label_col,
+        score_cols=params.scores.columns(df),
     )
-    if params.strategy is Strategy.DIVERSITY:
-        return select_diversity(
-            df,
-            params.batch_size,
-            id_col=params.id_field,
-            features=features,
-            metric=params.metric,
-            seed=params.random_seed,
-            mode=params.uncertainty_mode,
-            scores=scores,
-            labeled=labeled,
-        )
-    return select_badge(
-        df,
-        params.batch_size,
-        id_col=params.id_field,
-        features=features,
-        metric=params.metric,
-        seed=params.random_seed,
-        rounds=params.kmeans_rounds,
-        mode=params.uncertainty_mode,
-        scores=scores,
-        labeled=labeled,
-    )
+    return replace(params, features=tuple(features))
+
+
+def select(df: DataFrame, params: AnyStrategy, *, labeled: DataFrame | None = None) -> Selected:
+    """Run the strategy `params` describes on `df`; rows whose id is in `labeled` are never chosen.
+
+    diversity and BADGE also read `labeled` (its rows are centres already); the others only
+    leave its ids out.
+    """
+    match params:
+        case ConfidenceThreshold():
+            return Selected(select_confidence_threshold(_pool(df, params, labeled), params))
+        case TopKPerClass():
+            return Selected(select_top_k_per_class(_pool(df, params, labeled), params))
+        case Uncertainty():
+            return Selected(select_uncertainty(_pool(df, params, labeled), params))
+        case Diversity():
+            params = params if params.features else with_features(params, df)
+            return select_diversity(
+                df,
+                params.batch_size,
+                id_col=params.id_col,
+                features=params.features,
+                metric=params.metric,
+                seed=params.seed,
+                mode=params.mode,
+                scores=params.scores,
+                labeled=labeled,
+            )
+        case Badge():
+            params = params if params.features else with_features(params, df)
+            return select_badge(
+                df,
+                params.batch_size,
+                id_col=params.id_col,
+                features=params.features,
+                metric=params.metric,
+                seed=params.seed,
+                rounds=params.rounds,
+                mode=params.mode,
+                scores=params.scores,
+                labeled=labeled,
+            )
+        case _:
+            assert_never(params)
+
+
+def _pool(df: DataFrame, params: AnyStrategy, labeled: DataFrame | None) -> DataFrame:
+    return exclude_labeled(df, labeled, params.id_col)
+
+
+__all__ = [
+    "PARAMS_BY_STRATEGY",
+    "AnyStrategy",
+    "Badge",
+    "ConfidenceThreshold",
+    "Diversity",
+    "Selected",
+    "TopKPerClass",
+    "Uncertainty",
+    "select",
+    "with_features",
+]

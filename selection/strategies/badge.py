@@ -10,7 +10,8 @@ candidates on the driver. The output must be real rows, so there is no Lloyd ste
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -29,13 +30,27 @@ from selection.engine.blocks import (
     raise_on_bad_rows,
 )
 from selection.engine.scores import ScoreSpec
-from selection.names import Metric, UncertaintyMode
-from selection.strategies.result import Selected
+from selection.names import Metric, Strategy, UncertaintyMode
+from selection.params import EmbeddingParams, as_enum, at_least, param
+from selection.strategies.result import Selected, Transform
 
-Transform = Callable[[DataFrame], DataFrame]
 Centres = tuple[np.ndarray, np.ndarray]  # (a, h) of each centre, row-aligned
 Candidate = tuple[bool, float, Any, np.ndarray, np.ndarray]  # (weighted, key, id, a, h)
 _CHUNK = 4096
+
+
+@dataclass(frozen=True, kw_only=True)
+class Badge(EmbeddingParams):
+    """BADGE: k-means|| seeding over gradient embeddings, `batch_size` diverse uncertain rows."""
+
+    strategy = Strategy.BADGE
+    rounds: int = param(5, "k-means|| oversampling rounds")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("rounds", self.rounds, 1)
+
+
 _GOLDEN = 0x9E3779B97F4A7C15
 
 
@@ -274,31 +289,28 @@ def select_badge(
 
 
 def badge(
-    batch_size: int = 32,
+    batch_size: int = Badge.batch_size,
     *,
-    id_col: str = "id",
-    features: Sequence[str],
-    metric: Metric | str = Metric.EUCLIDEAN,
-    seed: int = 42,
-    rounds: int = 5,
-    mode: UncertaintyMode | str = UncertaintyMode.MARGIN,
-    scores: ScoreSpec = ScoreSpec(),
+    id_col: str = Badge.id_col,
+    features: Sequence[str] = Badge.features,
+    metric: Metric | str = Badge.metric,
+    seed: int = Badge.seed,
+    rounds: int = Badge.rounds,
+    mode: UncertaintyMode | str = Badge.mode,
+    scores: ScoreSpec = Badge.scores,
     labeled: DataFrame | None = None,
 ) -> Transform:
-    """Transform form of `select_badge` (figures dropped); runs Spark jobs when applied."""
+    """Transform form of `select(df, Badge(...))`; runs Spark jobs when applied."""
+    from selection.strategies import select
 
-    def transform(df: DataFrame) -> DataFrame:
-        return select_badge(
-            df,
-            batch_size,
-            id_col=id_col,
-            features=features,
-            metric=metric,
-            seed=seed,
-            rounds=rounds,
-            mode=mode,
-            scores=scores,
-            labeled=labeled,
-        ).rows
-
-    return transform
+    params = Badge(
+        batch_size=batch_size,
+        id_col=id_col,
+        features=tuple(features),
+        metric=as_enum(Metric, "metric", metric),
+        seed=seed,
+        rounds=rounds,
+        mode=as_enum(UncertaintyMode, "mode", mode),
+        scores=scores,
+    )
+    return lambda df: select(df, params, labeled=labeled).rows

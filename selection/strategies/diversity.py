@@ -11,7 +11,8 @@ first ends on are pairwise >= R_T apart, so OPT >= R_T / 2. See docs/diversity_b
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -35,10 +36,18 @@ from selection.engine.blocks import (
 )
 from selection.engine.scores import ScoreSpec
 from selection.errors import SelectionInputError
-from selection.names import Metric, UncertaintyMode
-from selection.strategies.result import Selected
+from selection.names import Metric, Strategy, UncertaintyMode
+from selection.params import EmbeddingParams, as_enum
+from selection.strategies.result import Selected, Transform
 
-Transform = Callable[[DataFrame], DataFrame]
+
+@dataclass(frozen=True, kw_only=True)
+class Diversity(EmbeddingParams):
+    """`batch_size` rows that cover the pool with a small radius (k-center core-set)."""
+
+    strategy = Strategy.DIVERSITY
+
+
 LABELED_CENTRES_MIN = 1024  # labeled rows kept as centres before they are thinned to a core-set
 # More partitions mean more candidates for the driver round: on small inputs a floor keeps R
 # within a few percent of sequential farthest-first, at P * tau * d doubles on the driver.
@@ -253,29 +262,26 @@ def select_diversity(
 
 
 def diversity(
-    batch_size: int = 32,
+    batch_size: int = Diversity.batch_size,
     *,
-    id_col: str = "id",
-    features: Sequence[str],
-    metric: Metric | str = Metric.EUCLIDEAN,
-    seed: int = 42,
-    mode: UncertaintyMode | str = UncertaintyMode.MARGIN,
-    scores: ScoreSpec = ScoreSpec(),
+    id_col: str = Diversity.id_col,
+    features: Sequence[str] = Diversity.features,
+    metric: Metric | str = Diversity.metric,
+    seed: int = Diversity.seed,
+    mode: UncertaintyMode | str = Diversity.mode,
+    scores: ScoreSpec = Diversity.scores,
     labeled: DataFrame | None = None,
 ) -> Transform:
-    """Transform form of `select_diversity` (figures dropped); runs Spark jobs when applied."""
+    """Transform form of `select(df, Diversity(...))`; runs Spark jobs when applied."""
+    from selection.strategies import select
 
-    def transform(df: DataFrame) -> DataFrame:
-        return select_diversity(
-            df,
-            batch_size,
-            id_col=id_col,
-            features=features,
-            metric=metric,
-            seed=seed,
-            mode=mode,
-            scores=scores,
-            labeled=labeled,
-        ).rows
-
-    return transform
+    params = Diversity(
+        batch_size=batch_size,
+        id_col=id_col,
+        features=tuple(features),
+        metric=as_enum(Metric, "metric", metric),
+        seed=seed,
+        mode=as_enum(UncertaintyMode, "mode", mode),
+        scores=scores,
+    )
+    return lambda df: select(df, params, labeled=labeled).rows

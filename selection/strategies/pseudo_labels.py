@@ -2,19 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from selection.engine.ranking import rank_all, rank_top_n
 from selection.engine.scores import ScoreSpec, confidence, pseudo_label
-from selection.names import CONFIDENCE, DATA_SOURCE, DATA_SOURCE_SSL, PSEUDO_LABEL, SELECTION_RANK
+from selection.errors import SelectionParamError
+from selection.names import (
+    CONFIDENCE,
+    DATA_SOURCE,
+    DATA_SOURCE_SSL,
+    PSEUDO_LABEL,
+    SELECTION_RANK,
+    Strategy,
+)
+from selection.params import PseudoLabelParams, finite, param
+from selection.strategies.result import Transform
 
-Transform = Callable[[DataFrame], DataFrame]
+
+@dataclass(frozen=True, kw_only=True)
+class ConfidenceThreshold(PseudoLabelParams):
+    """Rows whose confidence (max probability) is at least `threshold`."""
+
+    strategy = Strategy.CONFIDENCE_THRESHOLD
+    threshold: float = param(0.9, "minimum confidence, in [0.5, 1]")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        finite("threshold", self.threshold)
+        if not 0.5 <= self.threshold <= 1.0:
+            raise SelectionParamError("threshold", "is outside [0.5, 1.0]", self.threshold)
 
 
-def with_pseudo_labels(scores: ScoreSpec = ScoreSpec()) -> Transform:
+@dataclass(frozen=True, kw_only=True)
+class TopKPerClass(PseudoLabelParams):
+    """For each predicted class its `k` most confident rows."""
+
+    strategy = Strategy.TOP_K_PER_CLASS
+    k: int = param(100, "rows per predicted class")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.k < 1:
+            raise SelectionParamError("k", "must be >= 1", self.k)
+
+
+def with_pseudo_labels(scores: ScoreSpec = PseudoLabelParams.scores) -> Transform:
     """Add `pseudo_label` (argmax, lowest index on a tie) and `confidence` (max probability)."""
 
     def transform(df: DataFrame) -> DataFrame:
@@ -38,11 +73,11 @@ def _finish(ranked: DataFrame, input_columns: list[str]) -> DataFrame:
 
 
 def confidence_threshold(
-    threshold: float = 0.9,
-    max_samples: int = 0,
+    threshold: float = ConfidenceThreshold.threshold,
+    max_samples: int = ConfidenceThreshold.max_samples,
     *,
-    id_col: str = "id",
-    scores: ScoreSpec = ScoreSpec(),
+    id_col: str = ConfidenceThreshold.id_col,
+    scores: ScoreSpec = ConfidenceThreshold.scores,
 ) -> Transform:
     """Rows whose confidence is at least `threshold`; with `max_samples` > 0, the most confident.
 
@@ -50,37 +85,44 @@ def confidence_threshold(
     Spark job when applied (one scan of the input, the kept rows persisted) and ranks them in one
     task when they are few, or by a distributed sort when they are many.
     """
+    params = ConfidenceThreshold(
+        threshold=threshold, max_samples=max_samples, id_col=id_col, scores=scores
+    )
+    return lambda df: select_confidence_threshold(df, params)
 
-    def transform(df: DataFrame) -> DataFrame:
-        scored = df.transform(with_pseudo_labels(scores))
-        kept = scored.filter(F.col(CONFIDENCE) >= F.lit(float(threshold)))
-        if max_samples > 0:
-            ranked = rank_top_n(kept, _order(id_col), max_samples)
-        else:
-            ranked = rank_all(kept, _order(id_col))
-        return _finish(ranked, df.columns)
 
-    return transform
+def select_confidence_threshold(df: DataFrame, params: ConfidenceThreshold) -> DataFrame:
+    scored = df.transform(with_pseudo_labels(params.scores))
+    kept = scored.filter(F.col(CONFIDENCE) >= F.lit(float(params.threshold)))
+    if params.max_samples > 0:
+        ranked = rank_top_n(kept, _order(params.id_col), params.max_samples)
+    else:
+        ranked = rank_all(kept, _order(params.id_col))
+    return _finish(ranked, df.columns)
 
 
 def top_k_per_class(
-    k: int = 100,
-    max_samples: int = 0,
+    k: int = TopKPerClass.k,
+    max_samples: int = TopKPerClass.max_samples,
     *,
-    id_col: str = "id",
-    scores: ScoreSpec = ScoreSpec(),
+    id_col: str = TopKPerClass.id_col,
+    scores: ScoreSpec = TopKPerClass.scores,
 ) -> Transform:
     """For each predicted class its `k` most confident rows; `max_samples` > 0 caps the total."""
+    params = TopKPerClass(k=k, max_samples=max_samples, id_col=id_col, scores=scores)
+    return lambda df: select_top_k_per_class(df, params)
 
-    def transform(df: DataFrame) -> DataFrame:
-        scored = df.transform(with_pseudo_labels(scores))
-        # Spark 3.5 plans `row_number() <= k` as a partial WindowGroupLimit before the shuffle,
-        # so each task ships at most k rows per class (while k <= windowGroupLimitThreshold).
-        window = Window.partitionBy(PSEUDO_LABEL).orderBy(*_order(id_col))
-        in_class = F.row_number().over(window)
-        top = scored.withColumn("_class_rank", in_class).filter(F.col("_class_rank") <= k)
-        top = top.drop("_class_rank")
-        cap = max_samples if max_samples > 0 else k * len(scores.columns(df))
-        return _finish(rank_top_n(top, _order(id_col), cap), df.columns)
 
-    return transform
+def select_top_k_per_class(df: DataFrame, params: TopKPerClass) -> DataFrame:
+    scored = df.transform(with_pseudo_labels(params.scores))
+    order = _order(params.id_col)
+    # Spark 3.5 plans `row_number() <= k` as a partial WindowGroupLimit before the shuffle,
+    # so each task ships at most k rows per class (while k <= windowGroupLimitThreshold).
+    window = Window.partitionBy(PSEUDO_LABEL).orderBy(*order)
+    in_class = F.row_number().over(window)
+    top = scored.withColumn("_class_rank", in_class).filter(F.col("_class_rank") <= params.k)
+    top = top.drop("_class_rank")
+    cap = (
+        params.max_samples if params.max_samples > 0 else params.k * len(params.scores.columns(df))
+    )
+    return _finish(rank_top_n(top, order, cap), df.columns)

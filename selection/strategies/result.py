@@ -1,11 +1,14 @@
-"""What a strategy hands back to the job: the selected rows and its own figures."""
+"""What a strategy hands back: the selected rows and, where it has them, its typed summary."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql import DataFrame
+
+Transform = Callable[[DataFrame], DataFrame]
 
 
 @dataclass(frozen=True)

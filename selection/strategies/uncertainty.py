@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -15,14 +15,22 @@ from selection.names import (
     DATA_SOURCE_AL,
     SELECTION_RANK,
     UNCERTAINTY_SCORE,
+    Strategy,
     UncertaintyMode,
 )
+from selection.params import ActiveLearningParams, as_enum
+from selection.strategies.result import Transform
 
-Transform = Callable[[DataFrame], DataFrame]
+
+@dataclass(frozen=True, kw_only=True)
+class Uncertainty(ActiveLearningParams):
+    """The `batch_size` rows with the highest uncertainty score (`mode`), ties by ascending id."""
+
+    strategy = Strategy.UNCERTAINTY
 
 
 def with_uncertainty(
-    mode: UncertaintyMode | str = UncertaintyMode.MARGIN, scores: ScoreSpec = ScoreSpec()
+    mode: UncertaintyMode | str = Uncertainty.mode, scores: ScoreSpec = Uncertainty.scores
 ) -> Transform:
     """Add `uncertainty_score` (margin, entropy or least_confidence; higher = less certain)."""
 
@@ -33,20 +41,25 @@ def with_uncertainty(
 
 
 def uncertainty(
-    batch_size: int = 32,
-    mode: UncertaintyMode | str = UncertaintyMode.MARGIN,
+    batch_size: int = Uncertainty.batch_size,
+    mode: UncertaintyMode | str = Uncertainty.mode,
     *,
-    id_col: str = "id",
-    scores: ScoreSpec = ScoreSpec(),
+    id_col: str = Uncertainty.id_col,
+    scores: ScoreSpec = Uncertainty.scores,
 ) -> Transform:
     """The `batch_size` rows with the highest uncertainty score, ties broken by ascending id."""
+    params = Uncertainty(
+        batch_size=batch_size,
+        mode=as_enum(UncertaintyMode, "mode", mode),
+        id_col=id_col,
+        scores=scores,
+    )
+    return lambda df: select_uncertainty(df, params)
 
-    def transform(df: DataFrame) -> DataFrame:
-        scored = df.transform(with_uncertainty(mode, scores))
-        order = [F.col(UNCERTAINTY_SCORE).desc(), F.col(id_col).asc()]
-        ranked = rank_top_n(scored, order, batch_size)
-        out = ranked.withColumn(DATA_SOURCE, F.lit(DATA_SOURCE_AL))
-        added = [UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK]
-        return out.select(*df.columns, *added)
 
-    return transform
+def select_uncertainty(df: DataFrame, params: Uncertainty) -> DataFrame:
+    scored = df.transform(with_uncertainty(params.mode, params.scores))
+    order = [F.col(UNCERTAINTY_SCORE).desc(), F.col(params.id_col).asc()]
+    ranked = rank_top_n(scored, order, params.batch_size)
+    out = ranked.withColumn(DATA_SOURCE, F.lit(DATA_SOURCE_AL))
+    return out.select(*df.columns, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)

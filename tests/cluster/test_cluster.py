@@ -30,10 +30,8 @@ from tests.reliability import (
     is_loopback,
     listening_sockets,
     reliability_rows,
-    require_strategy,
     selected_table,
     strategy_params,
-    unavailable_reason,
 )
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
@@ -86,7 +84,7 @@ def cluster_runs(
     source = write_csv_parts(root / "in", ROWS, parts=4)
     plan = {}
     for run in STRATEGY_RUNS:
-        if run.name in ON_CLUSTER and unavailable_reason(spark, run.strategy, run.needs) is None:
+        if run.name in ON_CLUSTER:
             argv = ["--input", str(source), "--output", str(root / run.name / "out"),
                     "--metadata-output", str(root / run.name / "meta")]  # fmt: skip
             plan[run.name] = {"argv": argv, "env": dict(run.env)}
@@ -115,7 +113,6 @@ def cluster_runs(
 def test_cluster_selects_what_local_mode_selects(
     spark: SparkSession, tmp_path: Path, cluster_runs: ClusterRuns, run: StrategyRun
 ) -> None:
-    require_strategy(spark, run)
     assert cluster_runs.codes[run.name] == 0, cluster_runs.log[-3000:]
     local = _local_run(spark, cluster_runs.source, tmp_path, run.env)
     _same_result(cluster_runs.root / run.name, local)

@@ -6,9 +6,8 @@ import json
 import pytest
 from pyspark.sql import SparkSession
 
-from selection.engine.scores import ScoreSpec
+from selection.job.config import job_params_from_env
 from selection.job.metadata import build_metadata, summarize
-from selection.params import SelectionParams
 from selection.strategies.pseudo_labels import top_k_per_class
 
 ROWS = [(1, 0.9, 0.1, 0), (2, 0.8, 0.2, 1), (3, 0.3, 0.7, 1)]
@@ -16,11 +15,11 @@ ROWS = [(1, 0.9, 0.1, 0), (2, 0.8, 0.2, 1), (3, 0.3, 0.7, 1)]
 
 def test_summary_counts_classes_scores_and_label_agreement(spark: SparkSession) -> None:
     df = spark.createDataFrame(ROWS, "id long, prob_class_0 double, prob_class_1 double, y long")
-    params = SelectionParams.from_env(
+    params = job_params_from_env(
         {"SELECTION_STRATEGY": "top_k_per_class", "K_PER_CLASS": "2", "LABEL_FIELD": "y"}
     )
     rows = df.transform(top_k_per_class(k=2))
-    summary = summarize(rows, params, ScoreSpec(), num_classes=3)
+    summary = summarize(rows, params, num_classes=3)
     assert summary.selected_rows == summary.distinct_ids == 3
     assert summary.per_class == {"0": 2, "1": 1, "2": 0}
     assert summary.score == {
@@ -38,17 +37,16 @@ def test_summary_counts_classes_scores_and_label_agreement(spark: SparkSession) 
 
 def test_zero_rows_is_a_warning(spark: SparkSession) -> None:
     df = spark.createDataFrame(ROWS, "id long, prob_class_0 double, prob_class_1 double, y long")
-    params = SelectionParams.from_env({"SELECTION_STRATEGY": "uncertainty"})
+    params = job_params_from_env({"SELECTION_STRATEGY": "uncertainty"})
     summary = summarize(
         df.limit(0).withColumn("uncertainty_score", df.prob_class_0),
         params,
-        ScoreSpec(),
         num_classes=2,
     )
     assert summary.selected_rows == 0
     assert summary.warnings == ["zero rows selected"]
     doc = build_metadata(
-        params=params,
+        job=params,
         job_type="active_learning_selection",
         input_rows=3,
         summary=summary,

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from selection.errors import OutputExistsError
+from selection.errors import SelectionOutputError
 from selection.job.output import OutputTarget, stage_json, stage_rows, staged
 from selection.names import METADATA_FILE, OutputFormat
 
@@ -39,7 +39,7 @@ def test_existing_result_is_kept_unless_overwrite(spark: SparkSession, tmp_path:
     stage_json(first, {"run": 1})
     first.commit()
     refused = OutputTarget(spark, str(tmp_path / "meta"), overwrite=False)
-    with pytest.raises(OutputExistsError, match="already holds files; pass --overwrite"):
+    with pytest.raises(SelectionOutputError, match="already holds files; pass --overwrite"):
         refused.ensure_writable()
     second = OutputTarget(spark, str(tmp_path / "meta"), overwrite=True)
     second.ensure_writable()
@@ -51,7 +51,7 @@ def test_existing_result_is_kept_unless_overwrite(spark: SparkSession, tmp_path:
 
 def test_a_file_is_not_an_output_directory(spark: SparkSession, tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
-    with pytest.raises(OutputExistsError, match="is a file, not a directory"):
+    with pytest.raises(SelectionOutputError, match="is a file, not a directory"):
         OutputTarget(spark, str(tmp_path / "f"), overwrite=True).ensure_writable()
 
 

@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs.active_sample_selection import build_parser, main
-from selection.names import ENV_VARS
+from selection.job.config import ENV_VARS
 from tests.helpers import (
     output_is_absent,
     prediction_rows,
@@ -177,7 +177,7 @@ def test_each_phase_logs_one_line(
     code, _, _ = _run(spark, tmp_path, source, {"SELECTION_STRATEGY": "uncertainty"})
     assert code == 0
     err = capsys.readouterr().err
-    for phase in ("read", "validate", "score", "select", "write", "done"):
+    for phase in ("read", "check", "select", "verify", "write", "done"):
         assert f"INFO {phase}" in err
     assert "input_rows=20" in err
     logging.getLogger("selection").handlers.clear()

@@ -38,7 +38,6 @@ from tests.reliability import (
     StrategyRun,
     ids_and_ranks,
     reliability_rows,
-    require_strategy,
     selected_table,
     strategy_params,
 )
@@ -87,7 +86,6 @@ def _run(
 def test_same_input_and_seed_select_identically(
     spark: SparkSession, tmp_path: Path, layout: None, run: StrategyRun
 ) -> None:
-    require_strategy(spark, run)
     baseline_ids, baseline_rows = _run(spark, tmp_path, run, "first", files=1, shuffle_partitions=4)
     assert len(baseline_rows) > 10, "the selection is too small to say anything"
     # same input, same layout, same seed: byte-identical ids and ranks, identical rows
@@ -120,7 +118,6 @@ def test_distributed_ranking_matches_one_task_ranking(
 ) -> None:
     """Above ONE_TASK_RANK_LIMIT kept rows the ranks come from a range sort over many partitions;
     they must equal the one-task ranks whatever the number of shuffle partitions."""
-    require_strategy(spark, run)
     one_task_ids, one_task_rows = _run(spark, tmp_path, run, "one", files=2, shuffle_partitions=4)
     monkeypatch.setattr("selection.engine.ranking.ONE_TASK_RANK_LIMIT", 5)
     for partitions in (3, 11):

@@ -12,9 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-from selection.names import Strategy
-from selection.params import SelectionParams
-from selection.strategies import select
+from selection.strategies import Badge, select
 from selection.strategies.badge import (
     badge,
     gradient_factors,
@@ -172,10 +170,10 @@ def test_cost_within_15_percent_of_sequential_kmeanspp(
     assert _ids(shuffled.transform(badge(k, features=features, seed=1))) == first
 
 
-def test_registry_runs_badge_and_excludes_labeled(spark: SparkSession, tmp_path: Path) -> None:
+def test_select_runs_badge_and_excludes_labeled(spark: SparkSession, tmp_path: Path) -> None:
     df = spark.createDataFrame(ROWS, SCHEMA)
     labeled = spark.createDataFrame([(2,), (3,)], "id long")
-    params = SelectionParams(strategy=Strategy.BADGE, batch_size=2, kmeans_rounds=2)
+    params = Badge(batch_size=2, rounds=2)
     got = select(df, params, labeled=labeled)
     ids = _ids(got.rows)
     assert ids[0] == 4

@@ -15,9 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
 from selection.engine.blocks import nearest_sq_dist
-from selection.names import Strategy
-from selection.params import SelectionParams
-from selection.strategies import select
+from selection.strategies import Diversity, select
 from selection.strategies.diversity import (
     diversity,
     farthest_first,
@@ -217,13 +215,13 @@ def test_same_seed_same_ids_whatever_the_input_order(blobs: tuple[np.ndarray, Da
     assert first == again
 
 
-def test_registry_runs_diversity_and_excludes_labeled(spark: SparkSession) -> None:
+def test_select_runs_diversity_and_excludes_labeled(spark: SparkSession) -> None:
     rows = [(i, float(i), float(i % 3), 0.5, 0.5) for i in range(12)]
     df = spark.createDataFrame(rows, SCHEMA)
     labeled = spark.createDataFrame(
         [(11, 11.0, 2.0), (0, 0.0, 0.0)], "id long, emb_0 double, emb_1 double"
     )
-    params = SelectionParams(strategy=Strategy.DIVERSITY, batch_size=20)
+    params = Diversity(batch_size=20)
     got = select(df, params, labeled=labeled)
     assert sorted(_ids(got.rows)) == list(range(1, 11))
     assert got.figures["covering_radius"] == 0.0

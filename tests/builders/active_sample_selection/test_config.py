@@ -7,18 +7,22 @@ import pytest
 from builders import ActiveSampleSelectionConfig
 from builders.active_sample_selection.contract import ACTIVE_SAMPLE_SELECTION_CONTRACT
 from selection.errors import SelectionConfigError
-from selection.names import (
-    AL_STRATEGIES,
+from selection.job.config import (
     ENV_VARS,
     OPTIONAL_ENV_VARS,
     REQUIRED_ENV_VARS,
+    Family,
+    JobParams,
+    job_params_from_env,
+)
+from selection.names import (
+    AL_STRATEGIES,
     SSL_STRATEGIES,
     STRATEGIES_BY_USE_CASE,
-    Family,
     Strategy,
     UseCase,
 )
-from selection.params import SelectionParams
+from selection.strategies import PARAMS_BY_STRATEGY, Badge
 from tests.builders.helpers import BASE_FIELDS, CONF
 
 
@@ -35,7 +39,7 @@ def test_strategy_and_use_case(strategy: Strategy, use_case: UseCase) -> None:
         assert config(selection_strategy=strategy, use_case=use_case).selection_strategy is strategy
         return
     with pytest.raises(SelectionConfigError) as engine:
-        SelectionParams(strategy=strategy, use_case=use_case)
+        JobParams(selection=PARAMS_BY_STRATEGY[strategy](), use_case=use_case)
     # The config raises the engine's own message, word for word.
     with pytest.raises(ValueError, match="NOT valid for") as raised:
         config(selection_strategy=strategy, use_case=use_case)
@@ -117,7 +121,7 @@ def test_field_bounds_are_the_engines_bounds(
     for text, ok in [(t, True) for t in accepted] + [(t, False) for t in refused]:
         env = {"SELECTION_STRATEGY": "uncertainty", field: text}
         try:
-            SelectionParams.from_env(env)
+            job_params_from_env(env)
             engine_ok = True
         except SelectionConfigError:
             engine_ok = False
@@ -166,15 +170,17 @@ def test_environment_parses_back_to_the_configured_values() -> None:
         output_format="parquet",
         spark_log_level="info",
     )
-    params = SelectionParams.from_env(chosen.get_environment_variables())
-    assert params.strategy is Strategy.BADGE and params.use_case is UseCase.ACTIVE_LEARNING
-    assert (params.batch_size, params.metric, params.feature_fields) == (
+    job = job_params_from_env(chosen.get_environment_variables())
+    params = job.selection
+    assert isinstance(params, Badge)
+    assert job.strategy is Strategy.BADGE and job.use_case is UseCase.ACTIVE_LEARNING
+    assert (params.batch_size, params.metric, params.features) == (
         64,
         "cosine",
         ("emb_0", "emb_1"),
     )
-    assert (params.normalize_scores, params.prob_sum_tolerance) == (True, 1e-5)
-    assert (params.id_field, params.label_field, params.output_format) == (
+    assert (params.scores.normalize, job.prob_sum_tolerance) == (True, 1e-5)
+    assert (params.id_col, job.label_field, job.output_format) == (
         "user_id",
         "label",
         "parquet",

@@ -12,16 +12,15 @@ from builders.active_sample_selection.contract import (
     ACTIVE_SAMPLE_SELECTION_CONTRACT as CONTRACT,
 )
 from jobs.active_sample_selection import build_parser
+from selection.job.config import ENV_VARS, job_params_from_env
 from selection.names import (
     CONTAINER_INPUT_PATHS,
     CONTAINER_OUTPUT_PATHS,
     DEFAULT_JOB_TYPE,
-    ENV_VARS,
     JOB_TYPE_ARGUMENT,
     OVERWRITE_ARGUMENT,
     PATH_ARGUMENTS,
 )
-from selection.params import SelectionParams
 
 
 def options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -69,8 +68,8 @@ def test_every_contract_variable_has_a_flag_the_job_reads_into_it() -> None:
 
 
 def test_contract_defaults_are_the_defaults_the_job_applies() -> None:
-    bare = SelectionParams.from_env({"SELECTION_STRATEGY": "uncertainty"})
-    explicit = SelectionParams.from_env(
+    bare = job_params_from_env({"SELECTION_STRATEGY": "uncertainty"})
+    explicit = job_params_from_env(
         {**CONTRACT.optional_env_vars, "SELECTION_STRATEGY": "uncertainty"}
     )
     assert explicit == bare

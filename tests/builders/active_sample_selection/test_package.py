@@ -83,8 +83,8 @@ def test_zip_imports_in_a_fresh_python(tmp_path: Path) -> None:
         "import importlib, json, sys\n"
         f"names = {modules!r}\n"
         "files = {n: importlib.import_module(n).__file__ for n in names}\n"
-        "from selection.params import SelectionParams\n"
-        "SelectionParams.from_env({'SELECTION_STRATEGY': 'badge'})\n"
+        "from selection.job.config import job_params_from_env\n"
+        "job_params_from_env({'SELECTION_STRATEGY': 'badge'})\n"
         "print(json.dumps(files))\n"
     )
     # -S: no site processing, so the editable install of this checkout cannot answer.
