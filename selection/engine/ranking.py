@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from selection.names import SELECTION_RANK
 
 # Up to this many rows are ranked in one task (TakeOrderedAndProject); beyond, a distributed sort.
 ONE_TASK_RANK_LIMIT = 1_000_000
+# The uncapped ranker's histogram resolution, and the rows it puts in one sorted range (task).
+RANK_BUCKETS = 4096
+RANGE_ROWS = 1_000_000
+_KEY, _OFFSET = "_rank_key", "_rank_offset"
 _ROW_BITS = 33  # monotonically_increasing_id keeps the row index in its lower 33 bits
 
 
@@ -32,21 +37,108 @@ def rank_top_n(df: DataFrame, order: Sequence[Column], n: int) -> DataFrame:
     return top.withColumn(SELECTION_RANK, rank)
 
 
-def rank_all(df: DataFrame, order: Sequence[Column]) -> DataFrame:
+def rank_all(df: DataFrame, order: Sequence[Column], bucket: Column | None = None) -> DataFrame:
     """Every row of `df` ranked 1..m in `order`; runs Spark jobs when called.
 
     `df` is persisted and counted first: that is the one scan of its input, so metrics observed
-    upstream are computed once (a range sort would otherwise also run them in its sampling job).
-    Few rows are then ranked in one task. Many rows are range-sorted: partition i's rows come
-    before partition i+1's, so a row's rank is its index inside its partition plus the sizes of
-    the partitions before it. Persisted data stays cached until the caller unpersists it.
+    upstream are computed once. Few rows are then ranked in one task. Many rows are shuffled
+    once into ranges of the order, each range sorted in its own task: with `bucket` (an integer
+    in [0, RANK_BUCKETS) that never decreases along `order`) the ranges come from a histogram
+    computed in that first scan; without it, from a range sort. Persisted data stays cached until
+    the caller unpersists it.
     """
     # Straight to disk: building a large cached partition in the heap is what runs a small
-    # driver (1 GB in local mode) out of memory, and the rows are only read back twice.
+    # driver (1 GB in local mode) out of memory, and the rows are read back once.
     df = df.persist(StorageLevel.DISK_ONLY)
-    total = df.count()
+    if bucket is None:
+        total = df.count()
+        if total <= ONE_TASK_RANK_LIMIT:
+            return rank_top_n(df, order, max(total, 1))
+        return _rank_by_sort(df, order)
+    counts = {
+        int(r["b"]): int(r["n"])
+        for r in df.groupBy(bucket.alias("b")).agg(F.count(F.lit(1)).alias("n")).collect()
+    }
+    total = sum(counts.values())
     if total <= ONE_TASK_RANK_LIMIT:
         return rank_top_n(df, order, max(total, 1))
+    return _rank_by_histogram(df, order, bucket, counts)
+
+
+def _rank_by_histogram(
+    df: DataFrame, order: Sequence[Column], bucket: Column, counts: dict[int, int]
+) -> DataFrame:
+    """Ranks from contiguous bucket ranges of about RANGE_ROWS rows, one shuffle partition each.
+
+    Range r goes to shuffle partition r (see `_partition_keys`), so the partitions, and the files
+    written from them, follow the order; a row's rank is the rows of the ranges before its own
+    plus its place inside its range.
+    """
+    total = sum(counts.values())
+    ranges = max(df.sparkSession.sparkContext.defaultParallelism, math.ceil(total / RANGE_ROWS))
+    firsts, offsets = _cut(counts, ranges)
+    range_id = _search(bucket, firsts)
+    keys = _partition_keys(df.sparkSession, len(firsts))
+    key = F.element_at(F.array(*[F.lit(k).cast("long") for k in keys]), range_id + 1)
+    offset = F.element_at(F.array(*[F.lit(o).cast("long") for o in offsets]), range_id + 1)
+    keyed = df.withColumn(_KEY, key).withColumn(_OFFSET, offset)
+    parted = keyed.repartition(len(firsts), F.col(_KEY))
+    within = F.row_number().over(Window.partitionBy(_KEY).orderBy(*order))
+    ranked = parted.withColumn(SELECTION_RANK, (F.col(_OFFSET) + within).cast("long"))
+    return ranked.drop(_KEY, _OFFSET)
+
+
+def _cut(counts: dict[int, int], ranges: int) -> tuple[list[int], list[int]]:
+    """(first bucket of each range, rows before each range): ranges of about total/ranges rows."""
+    total = sum(counts.values())
+    target = max(1, math.ceil(total / ranges))
+    firsts, offsets, running, filled = [0], [0], 0, 0
+    for b in sorted(counts):
+        if filled >= target:
+            firsts.append(b)
+            offsets.append(running)
+            filled = 0
+        running += counts[b]
+        filled += counts[b]
+    return firsts, offsets
+
+
+def _search(value: Column, firsts: Sequence[int]) -> Column:
+    """Index of the last entry of the sorted `firsts` that is <= value: a binary search, so the
+    expression is log2(len(firsts)) deep however many ranges there are."""
+
+    def between(lo: int, hi: int) -> Column:
+        if lo == hi:
+            return F.lit(lo)
+        mid = (lo + hi + 1) // 2
+        return F.when(value >= firsts[mid], between(mid, hi)).otherwise(between(lo, mid - 1))
+
+    return between(0, len(firsts) - 1)
+
+
+def _partition_keys(spark: SparkSession, n: int) -> list[int]:
+    """For each r < n a long whose row `repartition(n, key)` sends to partition r.
+
+    Hash partitioning sends a row to pmod(hash(key), n), with the same Murmur3 hash as
+    `F.hash`; asking Spark for it keeps this exact for the running Spark version.
+    """
+    size = 64 * n
+    while True:
+        found = (
+            spark.range(size)
+            .groupBy(F.pmod(F.hash(F.col("id")), F.lit(n)).alias("p"))
+            .agg(F.min("id").alias("k"))
+            .collect()
+        )
+        if len(found) == n:
+            by_partition = {int(r["p"]): int(r["k"]) for r in found}
+            return [by_partition[p] for p in range(n)]
+        size *= 4
+
+
+def _rank_by_sort(df: DataFrame, order: Sequence[Column]) -> DataFrame:
+    """Range-sort `df`: partition i's rows come before partition i+1's, so a row's rank is its
+    index inside its partition plus the sizes of the partitions before it."""
     sorted_rows = df.orderBy(*order).withColumn("_mid", F.monotonically_increasing_id())
     sorted_rows = sorted_rows.persist(StorageLevel.DISK_ONLY)
     part = F.shiftright(F.col("_mid"), _ROW_BITS)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from selection.engine.ranking import rank_all, rank_top_n
+from selection.engine.ranking import RANK_BUCKETS, rank_all, rank_top_n
 from selection.engine.scores import ScoreSpec, confidence, pseudo_label
 from selection.errors import SelectionParamError
 from selection.names import (
@@ -97,8 +97,18 @@ def select_confidence_threshold(df: DataFrame, params: ConfidenceThreshold) -> D
     if params.max_samples > 0:
         ranked = rank_top_n(kept, _order(params.id_col), params.max_samples)
     else:
-        ranked = rank_all(kept, _order(params.id_col))
+        ranked = rank_all(kept, _order(params.id_col), _confidence_bucket(params.threshold))
     return _finish(ranked, df.columns)
+
+
+def _confidence_bucket(threshold: float) -> Column:
+    """Kept rows' confidence in [threshold, 1] cut into RANK_BUCKETS bins, most confident first.
+
+    Values outside [0, 1] fail the data checks later; clipping keeps them ranked until then.
+    """
+    width = max(1.0 - threshold, 1e-12)
+    raw = F.floor((F.lit(1.0) - F.col(CONFIDENCE)) / F.lit(width) * F.lit(RANK_BUCKETS))
+    return F.greatest(F.lit(0), F.least(F.lit(RANK_BUCKETS - 1), raw.cast("int")))
 
 
 def top_k_per_class(

@@ -50,3 +50,31 @@ def test_rank_top_n_beyond_one_task_uses_the_distributed_sort(
     assert "TakeOrderedAndProject" not in ranked._jdf.queryExecution().executedPlan().toString()
     got = [r["id"] for r in ranked.orderBy("selection_rank").collect()]
     assert got == [r["id"] for r in df.orderBy(*order).limit(20).collect()]
+
+
+@pytest.mark.parametrize("range_rows", [1_000_000, 7])
+def test_rank_all_by_histogram_ranges(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch, range_rows: int
+) -> None:
+    """Bucketed ranking: exact ranks with ties across and inside buckets; ranges in order."""
+    monkeypatch.setattr(ranking, "ONE_TASK_RANK_LIMIT", 10)
+    monkeypatch.setattr(ranking, "RANGE_ROWS", range_rows)
+    df = spark.range(0, 300, numPartitions=3).withColumn("score", ((F.col("id") * 37) % 11) / 10)
+    order = [F.col("score").desc(), F.col("id").asc()]
+    bucket = F.floor((F.lit(1.0) - F.col("score")) * 20).cast("int")
+    ranked = rank_all(df, order, bucket)
+    got = [(r["id"], r["selection_rank"]) for r in ranked.orderBy("selection_rank").collect()]
+    assert [i for i, _ in got] == [r["id"] for r in df.orderBy(*order).collect()]
+    assert [rank for _, rank in got] == list(range(1, 301))
+    # Partition r holds the r-th range: read in partition order, the ranks already ascend.
+    in_partition_order = [r["selection_rank"] for r in ranked.collect()]
+    assert in_partition_order == list(range(1, 301))
+    if range_rows == 7:
+        assert ranked.rdd.getNumPartitions() > 10
+
+
+def test_partition_keys_land_where_asked(spark: SparkSession) -> None:
+    keys = ranking._partition_keys(spark, 13)
+    df = spark.createDataFrame([(k,) for k in keys], "k long").repartition(13, "k")
+    placed = df.rdd.mapPartitionsWithIndex(lambda i, rows: [(i, r["k"]) for r in rows]).collect()
+    assert sorted(placed) == list(enumerate(keys))
