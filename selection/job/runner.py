@@ -164,7 +164,7 @@ def run(
     warnings.extend(summary.warnings)
 
     with phase("write") as facts, staged(rows_out, meta_out):
-        stage_rows(rows, rows_out, params.output_format)
+        stage_rows(rows, rows_out, params.output_format, summary.selected_rows)
         metadata = build_metadata(
             params=params,
             job_type=job_type,
