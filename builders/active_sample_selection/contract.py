@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from builders.active_sample_selection.config import ENV_VARS, OPTIONAL_ENV_VARS, REQUIRED_ENV_VARS
 from builders.active_sample_selection.package import ENTRY_POINT
 from builders.base.contract import ScriptContract
 from selection.names import (
@@ -9,13 +10,10 @@ from selection.names import (
     CONTAINER_INPUT_PATHS,
     CONTAINER_OUTPUT_PATHS,
     DEFAULT_JOB_TYPE,
-    ENV_VARS,
     INPUT_LABELED_DATA,
     JOB_TYPE_ARGUMENT,
     JOB_TYPES,
-    OPTIONAL_ENV_VARS,
     PATH_ARGUMENTS,
-    REQUIRED_ENV_VARS,
     SSL_STRATEGIES,
     Family,
 )
