@@ -7,7 +7,7 @@ export PYSPARK_PYTHON := $(PY)
 export PYSPARK_DRIVER_PYTHON := $(PY)
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: setup demo test test-fast lint bench clean check-env
+.PHONY: setup demo test test-fast lint bench package clean check-env
 
 setup: $(STAMP)
 
@@ -49,5 +49,10 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
 
+# dist/selection.zip: the `selection` package as the SageMaker step ships it (--py-files), byte
+# for byte, for spark-submit on any cluster. Standard library only: no .venv, no SageMaker SDK.
+package:
+	$(PYTHON) -m builders.active_sample_selection.package --output dist/selection.zip
+
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo_output dist .pytest_cache .mypy_cache .ruff_cache

@@ -63,7 +63,7 @@ def write_predictions(directory: Path) -> int:
 
 def read_selected(directory: Path) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
-    for part in sorted(directory.glob("part-*.csv")):
+    for part in sorted(directory.glob("*.csv")):  # selected_samples.csv, or part files
         with open(part, newline="") as handle:
             rows.extend(csv.DictReader(handle))
     return sorted(rows, key=lambda r: int(r["selection_rank"]))

@@ -61,7 +61,8 @@ def read_selected(spark: SparkSession, directory: Path, fmt: str = "csv") -> lis
         rows = [r.asDict() for r in spark.read.parquet(str(directory)).collect()]
     else:
         rows = []
-        for part in sorted(directory.glob("part-*")):
+        # selected_samples.csv, or part files for a large selection
+        for part in sorted(p for p in directory.iterdir() if p.suffix == ".csv"):
             with open(part, newline="") as handle:
                 rows.extend(csv.DictReader(handle))
     return sorted(rows, key=lambda r: int(r["selection_rank"]))
@@ -79,7 +80,8 @@ def output_is_absent(*directories: Path) -> bool:
             continue
         for entry in directory.rglob("*"):
             if entry.is_file() and (
-                entry.name.startswith("part-") or entry.name in (METADATA_FILE, "_SUCCESS")
+                entry.name.startswith(("part-", "selected_samples."))
+                or entry.name in (METADATA_FILE, "_SUCCESS")
             ):
                 return False
     return True

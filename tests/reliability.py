@@ -83,9 +83,9 @@ def reliability_rows(n: int, seed: int = 7) -> list[dict[str, Any]]:
 
 def selected_table(directory: Path) -> list[tuple[str, ...]]:
     """The selected rows of a CSV output exactly as written (strings), in selection_rank order,
-    header first; raises when the output has no part file."""
-    parts = sorted(directory.glob("part-*"))
-    assert parts, f"no part files under {directory}"
+    header first; raises when the output has no data file."""
+    parts = data_files(directory)
+    assert parts, f"no data files under {directory}"
     header: tuple[str, ...] = ()
     rows: list[tuple[str, ...]] = []
     for part in parts:
@@ -96,6 +96,13 @@ def selected_table(directory: Path) -> list[tuple[str, ...]]:
     rank = header.index("selection_rank")
     rows.sort(key=lambda r: int(r[rank]))
     return [header, *rows]
+
+
+def data_files(directory: Path) -> list[Path]:
+    """The files of a committed output: selected_samples.<format> or part files."""
+    return sorted(
+        p for p in directory.iterdir() if p.is_file() and not p.name.startswith(("_", "."))
+    )
 
 
 def ids_and_ranks(directory: Path, id_field: str = "id") -> bytes:

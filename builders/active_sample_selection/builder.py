@@ -31,13 +31,14 @@ class ActiveSampleSelectionStepBuilder(StepBuilderBase[ActiveSampleSelectionConf
     """
 
     spec = ACTIVE_SAMPLE_SELECTION_SPEC
+    config_class = ActiveSampleSelectionConfig
 
     def processor(self) -> sdk.PySparkProcessor:
         config = self.config
         env: dict[str, Any] = config.get_environment_variables()  # the SDK's type is wider
         return sdk.PySparkProcessor(
-            role=config.role,
-            instance_type=config.processing_instance_type,
+            role=self.role,
+            instance_type=config.effective_instance_type,
             instance_count=config.processing_instance_count,
             framework_version=config.framework_version,
             py_version=config.py_version,
@@ -83,6 +84,14 @@ class ActiveSampleSelectionStepBuilder(StepBuilderBase[ActiveSampleSelectionConf
         `evaluation_data` may come from `inputs` or from a step in `dependencies` whose
         attached specification has a matching output; `labeled_data` is optional.
         """
+        for name in ("processing_source_dir", "project_root_folder"):
+            if getattr(self.config, name) is not None:
+                log.info(
+                    "%s: %s is not used; the step ships the job and the selection package of "
+                    "this installation",
+                    self.step_name,
+                    name,
+                )
         sources = self.collect_inputs(inputs, dependencies)
         destinations = self.collect_outputs(outputs)
         if self.config.reads_s3_directly:

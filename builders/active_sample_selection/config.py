@@ -2,32 +2,42 @@
 
 Every selection field is named after a contract variable (`CONFIDENCE_THRESHOLD` ->
 `confidence_threshold`) and takes that variable's default from `selection.names`, so the job,
-the contract and this config cannot drift apart; the engine's `job_params_from_env` then checks the
-whole set, which is where the strategy/use-case rule and its message live.
+the contract and this config cannot drift apart; the engine then checks the whole set.
+
+One model for two kinds of user: this project's field names and the cursus design document's
+(`processing_framework_version`, `processing_entry_point`, the base fields of
+`ProcessingStepConfigBase`) are both accepted; unknown names are still refused.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
+from builders.active_sample_selection.package import ENTRY_POINT
 from builders.base.config import ProcessingStepConfigBase
+
+# The engine's variable table and parameter model (defaults are read from the engine's
+# parameter classes through ENV_VARS, never spelled here).
 from selection.job.config import (
     ENV_VARS,
     ENV_VARS_BY_NAME,
     JOB_TYPE_BY_FAMILY,
     OPTIONAL_ENV_VARS,
+    REQUIRED_ENV_VARS,
     Family,
+    JobParams,
     env_vars_for,
     job_params_from_env,
 )
 from selection.names import (
     JOB_TYPES,
     SSL_STRATEGIES,
+    STRATEGIES_BY_USE_CASE,
     Metric,
     OutputFormat,
     Strategy,
@@ -35,7 +45,30 @@ from selection.names import (
     UseCase,
 )
 
+
+def engine_params(env: Mapping[str, str]) -> JobParams:
+    """The job's own parameters parsed from `env`; raises its SelectionConfigError."""
+    return job_params_from_env(env)
+
+
+__all__ = [
+    "ENV_VARS",
+    "OPTIONAL_ENV_VARS",
+    "REQUIRED_ENV_VARS",
+    "ActiveSampleSelectionConfig",
+    "engine_params",
+]
+
 SPARK_LOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
+SPARK_FRAMEWORK_VERSION: Final = "3.5"
+CONFIDENCE_RANGE = (0.5, 1.0)
+# Why a strategy does not fit a use case, in the design document's words (its tests match them).
+_MISFIT: dict[UseCase, str] = {
+    UseCase.SSL: "is NOT valid for SSL! It selects uncertain rows, whose pseudo-labels would be "
+    "noisy",
+    UseCase.ACTIVE_LEARNING: "is NOT recommended for Active Learning! It selects confident rows, "
+    "which spends labelling effort on easy ones",
+}
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmgtp]$", re.IGNORECASE)
 # Spark settings that have a typed field; setting them in spark_defaults as well is ambiguous.
 _TYPED_SPARK_KEYS: dict[str, str] = {
@@ -77,10 +110,15 @@ def _env_text(value: object) -> str:
 class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     """Configuration of one ActiveSampleSelection step (SSL or active learning)."""
 
-    # ===== Tier 1: essential user inputs (plus role, region, bucket, pipeline_name) =====
-    selection_strategy: Strategy = Field(description=_help("SELECTION_STRATEGY"))
+    # ===== Tier 1: essential user inputs =====
+    # None of its own (the base's role, region, bucket and pipeline name, as in the document).
 
     # ===== Tier 2: selection parameters, one per contract variable =====
+    # The job requires SELECTION_STRATEGY; the step always sends it, so the config can default
+    # it as the document does.
+    selection_strategy: Strategy = Field(
+        default=Strategy.CONFIDENCE_THRESHOLD, description=_help("SELECTION_STRATEGY")
+    )
     use_case: UseCase = _default("USE_CASE", UseCase)
     id_field: str = _default("ID_FIELD")
     label_field: str = _default("LABEL_FIELD")
@@ -91,7 +129,7 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     prob_sum_tolerance: float = _default("PROB_SUM_TOLERANCE", float, ge=0.0, lt=1.0)
     normalize_scores: bool = _default("NORMALIZE_SCORES", _flag)
     check_unique_ids: bool = _default("CHECK_UNIQUE_IDS", _flag)
-    confidence_threshold: float = _default("CONFIDENCE_THRESHOLD", float, ge=0.5, le=1.0)
+    confidence_threshold: float = _default("CONFIDENCE_THRESHOLD", float)
     max_samples: int = _default("MAX_SAMPLES", int, ge=0)
     k_per_class: int = _default("K_PER_CLASS", int, ge=1)
     uncertainty_mode: UncertaintyMode = _default("UNCERTAINTY_MODE", UncertaintyMode)
@@ -106,7 +144,14 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     overwrite_outputs: bool = Field(
         default=False, description="pass --overwrite (fixed S3 outputs with instance count > 1)"
     )
-    framework_version: Literal["3.5"] = "3.5"
+    processing_entry_point: str = Field(
+        default=ENTRY_POINT, description="the job file the step ships; only this one"
+    )
+    framework_version: Literal["3.5"] = Field(
+        default=SPARK_FRAMEWORK_VERSION,
+        validation_alias=AliasChoices("framework_version", "processing_framework_version"),
+        description="the Spark image's version (cursus: processing_framework_version)",
+    )
     py_version: Literal["py312"] = "py312"
     container_version: str = Field(default="1", pattern=r"^[0-9]+$")
     image_uri: str | None = Field(default=None, description="override, e.g. a private ECR mirror")
@@ -129,6 +174,36 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
         for name in value:
             if not name.strip() or "," in name:
                 raise ValueError(f"feature_fields entry {name!r} must be a non-empty column name")
+        return value
+
+    @field_validator("confidence_threshold")
+    @classmethod
+    def _confidence(cls, value: float) -> float:
+        low, high = CONFIDENCE_RANGE
+        if not low <= value <= high:
+            raise ValueError(f"confidence_threshold must be between {low} and {high}, got {value}")
+        return value
+
+    @field_validator("processing_entry_point")
+    @classmethod
+    def _entry_point(cls, value: str) -> str:
+        if value != ENTRY_POINT:
+            raise ValueError(
+                f"processing_entry_point {value!r}: this step ships and runs {ENTRY_POINT} "
+                "(with the selection package); leave the field out"
+            )
+        return value
+
+    @field_validator("framework_version", mode="before")
+    @classmethod
+    def _spark_version(cls, value: Any) -> Any:
+        if value != SPARK_FRAMEWORK_VERSION:
+            raise ValueError(
+                f"framework version {value!r} is not the Spark image's: the step runs on "
+                f"sagemaker-spark-processing {SPARK_FRAMEWORK_VERSION} (a cursus "
+                "processing_framework_version such as 1.2-1 names a scikit-learn image); "
+                "leave it out"
+            )
         return value
 
     @field_validator("spark_log_level")
@@ -179,10 +254,22 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
         return value
 
     @model_validator(mode="after")
+    def _strategy_fits_use_case(self) -> ActiveSampleSelectionConfig:
+        # The job refuses the same pairs (STRATEGIES_BY_USE_CASE); here the message also says
+        # why, in the words the document's examples and tests use.
+        allowed = STRATEGIES_BY_USE_CASE[self.use_case]
+        if self.selection_strategy not in allowed:
+            raise ValueError(
+                f"Strategy '{self.selection_strategy}' {_MISFIT[self.use_case]}; use "
+                f"{', '.join(allowed[:-1])} or {allowed[-1]}, or use_case='auto'"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _valid_for_the_job(self) -> ActiveSampleSelectionConfig:
         # The engine's own checks over every variable (not only the family sent), so a
         # config that builds is a config the job accepts; its errors are ValueErrors.
-        job_params_from_env(self.all_environment_variables())
+        engine_params(self.all_environment_variables())
         return self
 
     # ===== Tier 3: derived =====

@@ -4,16 +4,23 @@ Both are staged in a directory named after their content. The SDK hashes the *pa
 of submit_app and submit_py_files into the S3 prefix it uploads them to, and that prefix is
 part of the step's cache key; content-addressed paths and a byte-reproducible zip therefore give
 identical definitions for identical code, whichever checkout or temp dir the build ran from.
+
+Standard library only, so that the same zip can be built where neither the SageMaker SDK nor
+pydantic is installed, for spark-submit on a cluster (`make package`):
+
+    python -m builders.active_sample_selection.package --output dist/selection.zip
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib.util
 import io
 import os
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,3 +104,23 @@ def stage_code(staging_root: Path | None = None) -> StagedCode:
     _write_if_changed(submit_app, job)
     _write_if_changed(py_files, library)
     return StagedCode(submit_app=submit_app, py_files=py_files, digest=digest)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the library zip the step ships (same bytes) to --output."""
+    parser = argparse.ArgumentParser(
+        prog="python -m builders.active_sample_selection.package",
+        description="Write the selection package as the py-files zip the SageMaker step ships.",
+    )
+    parser.add_argument("--output", type=Path, default=Path("dist") / ZIP_NAME)
+    args = parser.parse_args(argv)
+    data = zip_bytes(package_root())
+    output: Path = args.output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    _write_if_changed(output, data)
+    print(f"{output}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,10 +3,14 @@
 The base does the spec-driven part every processing step shares: inputs from explicit values
 and from upstream steps, outputs with default destinations, container paths from the
 contract, the cache config. A subclass adds its processor and job arguments.
+
+The constructor takes cursus's arguments, `(config, sagemaker_session, role, registry_manager,
+dependency_resolver)`, so a cursus pipeline can construct the builder unchanged.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -14,27 +18,64 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from builders import sdk
-from builders.base.config import ProcessingStepConfigBase
+from builders.base.config import ProcessingStepConfigBase, check_role_arn
 from builders.base.contract import ScriptContract
-from builders.base.errors import BuilderError
-from builders.base.resolver import attach_spec, resolve_dependencies, unresolved_error
+from builders.base.errors import BuilderError, DependencyResolutionError
+from builders.base.resolver import (
+    attach_spec,
+    resolve_dependency,
+    spec_of,
+    step_name,
+    unresolved_error,
+)
 from builders.base.spec import StepSpecification
 
 ConfigT = TypeVar("ConfigT", bound=ProcessingStepConfigBase)
 # An S3 URI, a local path (uploaded by the SDK), or a pipeline variable such as a step property.
 Source = Any
+log = logging.getLogger(__name__)
 
 
 class StepBuilderBase(ABC, Generic[ConfigT]):
     spec: ClassVar[StepSpecification]
+    config_class: ClassVar[type[ProcessingStepConfigBase]] = ProcessingStepConfigBase
 
     def __init__(
         self,
         config: ConfigT,
         sagemaker_session: sdk.PipelineSession | None = None,
+        role: str | None = None,
+        registry_manager: Any = None,
+        dependency_resolver: Any = None,
+        *,
         staging_dir: Path | None = None,
     ) -> None:
+        """`role` overrides config.role for the processing job. cursus's `registry_manager` and
+        `dependency_resolver` are accepted and not used: inputs resolve from the specifications
+        attached to the upstream steps. `staging_dir` is where the step's code is staged."""
+        if not isinstance(config, self.config_class):
+            raise BuilderError(
+                f"{type(self).__name__} requires a {self.config_class.__name__}, "
+                f"not {type(config).__name__}"
+            )
+        if role is not None:
+            try:
+                check_role_arn(role)
+            except ValueError as exc:
+                raise BuilderError(str(exc)) from None
+        for name, value in (
+            ("registry_manager", registry_manager),
+            ("dependency_resolver", dependency_resolver),
+        ):
+            if value is not None:
+                log.warning(
+                    "%s: %s is not used; inputs resolve from the upstream steps' attached "
+                    "specifications (or come from inputs=)",
+                    type(self).__name__,
+                    name,
+                )
         self.config = config
+        self.role = role or config.role
         self._session = sagemaker_session
         self.staging_dir = staging_dir
 
@@ -48,12 +89,17 @@ class StepBuilderBase(ABC, Generic[ConfigT]):
     def session(self) -> sdk.PipelineSession:
         """The given PipelineSession, else one pinned to the config's region and bucket."""
         if self._session is None:
-            self._session = sdk.pipeline_session(self.config.region, self.config.bucket)
+            self._session = sdk.pipeline_session(self.config.aws_region, self.config.bucket)
         region = self._session.boto_region_name
-        if region != self.config.region:
+        if region != self.config.aws_region:
             # The image URI and the S3 paths are regional; a mismatch fails only at run time.
             raise BuilderError(
                 f"session region {region!r} differs from config region {self.config.region!r}"
+                + (
+                    ""
+                    if self.config.aws_region == self.config.region
+                    else f" ({self.config.aws_region})"
+                )
             )
         return self._session
 
@@ -69,7 +115,13 @@ class StepBuilderBase(ABC, Generic[ConfigT]):
     def collect_inputs(
         self, inputs: Mapping[str, Source] | None, dependencies: Sequence[Any]
     ) -> dict[str, Source]:
-        """Explicit inputs, then upstream outputs for the rest; every required one present."""
+        """Explicit inputs, then upstream outputs for the rest; every required one present.
+
+        As in cursus, taking inputs from the dependencies is best effort: an upstream step
+        without an attached specification, or one whose outputs fit ambiguously or cannot be
+        read, is skipped with a warning, and its inputs are left to `inputs=`. A required input
+        that is then still missing is an error that says what was searched.
+        """
         explicit = dict(inputs or {})
         unknown = sorted(set(explicit) - set(self.spec.dependencies))
         if unknown:
@@ -77,11 +129,42 @@ class StepBuilderBase(ABC, Generic[ConfigT]):
                 f"{self.spec.step_type}: unknown inputs {unknown}; expected "
                 f"{sorted(self.spec.dependencies)}"
             )
-        resolved = resolve_dependencies(self.spec, dependencies, skip=explicit)
+        wanted = [d for n, d in self.spec.dependencies.items() if explicit.get(n) is None]
+        resolved: dict[str, Source] = {}
+        problems: dict[str, Exception] = {}
+        for dependency in wanted if dependencies else ():
+            try:
+                value = resolve_dependency(dependency, dependencies)
+            # A specification attached by another framework may not read the way ours does.
+            except (ValueError, AttributeError, KeyError, TypeError) as exc:
+                problems[dependency.logical_name] = exc
+                log.warning(
+                    "%s: input %r not taken from the dependencies: %s; give it in inputs=",
+                    self.step_name,
+                    dependency.logical_name,
+                    exc,
+                )
+                continue
+            if value is not None:
+                resolved[dependency.logical_name] = value
         merged = {**resolved, **explicit}
-        for dependency in self.spec.required_dependencies:
-            if merged.get(dependency.logical_name) is None:
-                raise unresolved_error(self.spec, dependency, dependencies)
+        missing = [d for d in self.spec.required_dependencies if merged.get(d.logical_name) is None]
+        if missing:
+            first = missing[0]
+            problem = problems.get(first.logical_name)
+            if isinstance(problem, DependencyResolutionError):
+                raise DependencyResolutionError(f"{self.spec.step_type}: {problem}")
+            unspecified = [step_name(s) for s in dependencies if spec_of(s) is None]
+            if unspecified:
+                log.warning(
+                    "%s: input %r not taken from the dependencies: no specification attached "
+                    "to %s; give it in inputs=",
+                    self.step_name,
+                    first.logical_name,
+                    ", ".join(unspecified),
+                )
+            reason = f"{type(problem).__name__}: {problem}" if problem else None
+            raise unresolved_error(self.spec, first, dependencies, reason)
         # Spec order, so the definition does not depend on how the caller ordered a dict.
         return {n: merged[n] for n in self.spec.dependencies if merged.get(n) is not None}
 

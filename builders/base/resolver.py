@@ -101,38 +101,48 @@ def candidates(dependency: DependencySpec, steps: Sequence[object]) -> list[Cand
     return found
 
 
-def resolve_dependencies(
-    spec: StepSpecification, steps: Sequence[object], skip: Collection[str] = ()
-) -> dict[str, Any]:
-    """logical name -> upstream property for every dependency in `spec` not named in `skip`.
+def resolve_dependency(dependency: DependencySpec, steps: Sequence[object]) -> Any | None:
+    """The upstream property that fills `dependency`, or None when no output fits.
 
     The best-scoring output wins; a tie between different outputs is an error rather than a
     guess, because a silently wrong input is worse than asking for `inputs=`.
     """
+    found = candidates(dependency, steps)
+    if not found:
+        return None
+    best = max(c.score for c in found)
+    top = [c for c in found if c.score == best]
+    if len(top) > 1:
+        labels = ", ".join(c.label for c in top)
+        raise DependencyResolutionError(
+            f"input {dependency.logical_name!r} matches several upstream outputs equally well "
+            f"({labels}); pass inputs={{{dependency.logical_name!r}: ...}}"
+        )
+    return resolve_property(top[0].step, top[0].output.property_path)
+
+
+def resolve_dependencies(
+    spec: StepSpecification, steps: Sequence[object], skip: Collection[str] = ()
+) -> dict[str, Any]:
+    """logical name -> upstream property for every dependency in `spec` not named in `skip`."""
     resolved: dict[str, Any] = {}
     for dependency in spec.dependencies.values():
         if dependency.logical_name in skip:
             continue
-        found = candidates(dependency, steps)
-        if not found:
-            continue
-        best = max(c.score for c in found)
-        top = [c for c in found if c.score == best]
-        if len(top) > 1:
-            labels = ", ".join(c.label for c in top)
-            raise DependencyResolutionError(
-                f"{spec.step_type}: input {dependency.logical_name!r} matches several upstream "
-                f"outputs equally well ({labels}); pass inputs={{{dependency.logical_name!r}: ...}}"
-            )
-        winner = top[0]
-        resolved[dependency.logical_name] = resolve_property(
-            winner.step, winner.output.property_path
-        )
+        try:
+            value = resolve_dependency(dependency, steps)
+        except DependencyResolutionError as exc:
+            raise DependencyResolutionError(f"{spec.step_type}: {exc}") from None
+        if value is not None:
+            resolved[dependency.logical_name] = value
     return resolved
 
 
 def unresolved_error(
-    spec: StepSpecification, dependency: DependencySpec, steps: Sequence[object]
+    spec: StepSpecification,
+    dependency: DependencySpec,
+    steps: Sequence[object],
+    reason: str | None = None,
 ) -> DependencyResolutionError:
     """An error that says what was needed, what was searched and how to fix it."""
     searched = []
@@ -149,8 +159,9 @@ def unresolved_error(
             f"an output named one of {list(dependency.semantic_keywords)} from a step of type "
             f"{list(dependency.compatible_sources)}"
         )
+    why = f" ({reason})" if reason else ""
     return DependencyResolutionError(
-        f"{spec.step_type}: required input {dependency.logical_name!r} is not resolved. "
+        f"{spec.step_type}: required input {dependency.logical_name!r} is not resolved{why}. "
         f"Pass inputs={{{dependency.logical_name!r}: <S3 URI or step property>}}, or a "
         f"dependency whose attached specification has {' or '.join(ways)}. "
         f"Searched: {'; '.join(searched) or 'no dependencies'}."

@@ -5,6 +5,10 @@ already holds a result is replaced only with overwrite, and only after the new o
 Inside `staged(rows, metadata)` the targets commit together: a previous result is moved aside
 into a hidden `_previous-*` directory, and if a later target fails to commit, the targets that
 already committed are rolled back (their new files removed, the previous result moved back).
+
+A selection of at most SINGLE_FILE_MAX_ROWS rows is written as one file,
+`selected_samples.csv` or `selected_samples.parquet`, in selection_rank order; a larger one as
+Spark part files, written in parallel. Either way `_SUCCESS` marks the committed result.
 """
 
 from __future__ import annotations
@@ -20,11 +24,20 @@ from pyspark.sql import DataFrame, SparkSession
 
 from selection.errors import SelectionOutputError
 from selection.job.io import check_uri, hadoop_fs, redact
-from selection.names import METADATA_FILE, OutputFormat
+from selection.names import METADATA_FILE, OUTPUT_SELECTED_SAMPLES, SELECTION_RANK, OutputFormat
 
 _STAGING_PREFIX = "_staging-"
 _PREVIOUS_PREFIX = "_previous-"
 SUCCESS_MARKER = "_SUCCESS"
+# Up to this many selected rows go into one file written by one task. Downstream scripts often
+# read only the first data file of their input, so a labelling batch or a capped pseudo-label
+# set must not be split; one task writes 10^6 rows of a dozen columns (200 MB of CSV) in a few
+# seconds, and beyond that the parallel part-file write is worth the split.
+SINGLE_FILE_MAX_ROWS = 1_000_000
+SINGLE_FILE_STEM = OUTPUT_SELECTED_SAMPLES  # selected_samples.csv / selected_samples.parquet
+# Where Spark's one-task write lands inside the staging directory before its file is renamed;
+# the leading "_" keeps it out of the commit.
+_SINGLE_FILE_SCRATCH = "_single"
 
 
 @dataclass
@@ -144,15 +157,46 @@ class OutputTarget:
                 self._fs.delete(status.getPath(), True)
 
 
-def stage_rows(df: DataFrame, target: OutputTarget, fmt: OutputFormat) -> None:
+def single_file(row_count: int | None) -> bool:
+    """Whether a selection of `row_count` rows is written as one file (None: size unknown)."""
+    return row_count is not None and row_count <= SINGLE_FILE_MAX_ROWS
+
+
+def stage_rows(
+    df: DataFrame, target: OutputTarget, fmt: OutputFormat, row_count: int | None = None
+) -> None:
+    """Stage the selected rows: one `selected_samples.<fmt>` when `row_count` (already known to
+    the caller; counting here would cost a Spark job) is at most SINGLE_FILE_MAX_ROWS, else part
+    files. For one file `df` should be persisted: coalesce(1) runs its whole stage in one task."""
+    if not single_file(row_count):
+        _write(df, target.staging, fmt)
+        return
+    # coalesce, not repartition: one task reads the persisted rows without a shuffle; rank
+    # order lets a reader that takes the first N lines take the N best.
+    one = df.coalesce(1)
+    if SELECTION_RANK in df.columns:
+        one = one.sortWithinPartitions(SELECTION_RANK)
+    scratch = f"{target.staging}/{_SINGLE_FILE_SCRATCH}"
+    _write(one, scratch, fmt)
+    written = [
+        s.getPath()
+        for s in target._fs.listStatus(target._path(scratch))
+        if s.isFile() and not s.getPath().getName().startswith(("_", "."))
+    ]
+    if len(written) != 1:  # one task writes one file, even for zero rows (header or schema)
+        raise OSError(f"expected one file from a one-task write, found {len(written)}")
+    target._move(written[0], target._path(target.staging, f"{SINGLE_FILE_STEM}.{fmt.value}"))
+
+
+def _write(df: DataFrame, path: str, fmt: OutputFormat) -> None:
     writer = df.write.mode("errorifexists")
     if fmt is OutputFormat.CSV:
         # Spark's CSV writer trims blanks around values by default; ids must come back unchanged.
         writer.option("header", True).option("escape", '"').option(
             "ignoreLeadingWhiteSpace", False
-        ).option("ignoreTrailingWhiteSpace", False).csv(target.staging)
+        ).option("ignoreTrailingWhiteSpace", False).csv(path)
     else:
-        writer.parquet(target.staging)
+        writer.parquet(path)
 
 
 def stage_json(target: OutputTarget, document: dict[str, Any]) -> None:

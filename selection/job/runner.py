@@ -160,7 +160,7 @@ def run(
     warnings.extend(summary.warnings)
 
     with phase("write") as facts, staged(rows_out, meta_out):
-        stage_rows(rows, rows_out, job.output_format)
+        stage_rows(rows, rows_out, job.output_format, summary.selected_rows)
         metadata = build_metadata(
             job=job,
             job_type=job_type,

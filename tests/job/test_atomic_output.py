@@ -59,10 +59,12 @@ def _inject(monkeypatch: pytest.MonkeyPatch, phase: str, out: Path, meta: Path) 
     elif phase == "write-rows":
         real_stage_rows = runner.stage_rows
 
-        def stage_then_fail(df: DataFrame, target: Any, fmt: Any) -> None:
-            real_stage_rows(df, target, fmt)
-            staged = list(Path(target.staging).glob("part-*"))
-            assert staged, "the part files should be staged before the failure"
+        def stage_then_fail(df: DataFrame, target: Any, fmt: Any, *args: Any) -> None:
+            real_stage_rows(df, target, fmt, *args)
+            staged = [
+                p for p in Path(target.staging).iterdir() if not p.name.startswith(("_", "."))
+            ]
+            assert staged, "the rows should be staged before the failure"
             raise RuntimeError("injected write failure")
 
         monkeypatch.setattr(runner, "stage_rows", stage_then_fail)
@@ -187,11 +189,13 @@ def test_overwrite_replaces_the_previous_result(
     source, out, meta = _paths(tmp_path)
     shutil.copytree(previous_result / "out", out)
     shutil.copytree(previous_result / "meta", meta)
-    old_parts = {p.name for p in out.glob("part-*")}
     assert len(selected_table(out)) == 1 + 3
 
     assert main(_argv(source, out, meta, "--overwrite"), ENV, spark) == 0
-    assert not old_parts & {p.name for p in out.glob("part-*")}, "old part files survived"
+    # One file under the same name as before: the old rows must not survive beside the new ones.
+    assert [p.name for p in out.iterdir() if not p.name.startswith(("_", "."))] == [
+        "selected_samples.csv"
+    ]
     assert len(selected_table(out)) == 1 + 5
     assert read_metadata(meta)["parameters"]["batch_size"] == 5
     assert (out / "_SUCCESS").exists() and (meta / "_SUCCESS").exists()

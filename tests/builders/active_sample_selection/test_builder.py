@@ -62,7 +62,9 @@ def default_output(step_name: str, output: str) -> dict[str, Any]:
 @pytest.fixture
 def build(session: Any, staging_dir: Path) -> Any:
     def build(config: ActiveSampleSelectionConfig, **kwargs: Any) -> Any:
-        return ActiveSampleSelectionStepBuilder(config, session, staging_dir).create_step(**kwargs)
+        return ActiveSampleSelectionStepBuilder(
+            config, session, staging_dir=staging_dir
+        ).create_step(**kwargs)
 
     return build
 
@@ -188,9 +190,9 @@ def test_two_builds_give_the_same_definition(session: Any, staging_dir: Path) ->
         fresh = sdk.pipeline_session(REGION, "my-ml-bucket")
         with sdk.offline_uploads(fresh):
             config = ssl_config(spark_sql_shuffle_partitions=64)
-            step = ActiveSampleSelectionStepBuilder(config, fresh, staging_dir).create_step(
-                inputs={"evaluation_data": "s3://my-ml-bucket/preds/"}
-            )
+            step = ActiveSampleSelectionStepBuilder(
+                config, fresh, staging_dir=staging_dir
+            ).create_step(inputs={"evaluation_data": "s3://my-ml-bucket/preds/"})
             documents.append(
                 sdk.Pipeline(name=PIPELINE, steps=[step], sagemaker_session=fresh).definition()
             )
@@ -294,3 +296,28 @@ def test_ssl_and_active_learning_steps_in_one_pipeline(
     ]
     zips = {u.s3_uri for u in uploads if "selection.zip" in u.files}
     assert len(zips) == 1  # one code hash: both steps ship the same code
+
+
+def test_builder_role_and_the_cursus_instance_switch(
+    session: Any, staging_dir: Path, uploads: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="builders")
+    config = ssl_config(use_large_processing_instance=True, processing_source_dir="scripts/")
+    role = "arn:aws:iam::444455556666:role/PipelineRole"
+    builder = ActiveSampleSelectionStepBuilder(
+        config=config, sagemaker_session=session, role=role, staging_dir=staging_dir
+    )
+    step = builder.create_step(inputs={"evaluation_data": "s3://my-ml-bucket/preds/"})
+    args = step_arguments(definition(session, [step]), "ActiveSampleSelection")
+    assert args["RoleArn"] == role
+    assert args["ProcessingResources"]["ClusterConfig"]["InstanceType"] == "ml.m5.4xlarge"
+    assert "processing_source_dir is not used" in caplog.text
+
+
+def test_builder_wants_its_own_config(session: Any) -> None:
+    from builders.base.config import ProcessingStepConfigBase
+
+    with pytest.raises(
+        BuilderError, match="requires a ActiveSampleSelectionConfig, not ProcessingStepConfigBase"
+    ):
+        ActiveSampleSelectionStepBuilder(ProcessingStepConfigBase(**BASE_FIELDS), session)  # type: ignore[arg-type]

@@ -5,16 +5,15 @@ from typing import Any
 import pytest
 
 from builders import ActiveSampleSelectionConfig
-from builders.active_sample_selection.contract import ACTIVE_SAMPLE_SELECTION_CONTRACT
-from selection.errors import SelectionConfigError
-from selection.job.config import (
+from builders.active_sample_selection.config import (
     ENV_VARS,
     OPTIONAL_ENV_VARS,
     REQUIRED_ENV_VARS,
-    Family,
-    JobParams,
-    job_params_from_env,
+    engine_params,
 )
+from builders.active_sample_selection.contract import ACTIVE_SAMPLE_SELECTION_CONTRACT
+from selection.errors import SelectionConfigError
+from selection.job.config import Family
 from selection.names import (
     AL_STRATEGIES,
     SSL_STRATEGIES,
@@ -22,8 +21,10 @@ from selection.names import (
     Strategy,
     UseCase,
 )
-from selection.strategies import PARAMS_BY_STRATEGY, Badge
+from selection.strategies import Badge
 from tests.builders.helpers import BASE_FIELDS, CONF
+
+ENTRY = "active_sample_selection.py"
 
 
 def config(**fields: Any) -> ActiveSampleSelectionConfig:
@@ -38,25 +39,37 @@ def test_strategy_and_use_case(strategy: Strategy, use_case: UseCase) -> None:
     if strategy in STRATEGIES_BY_USE_CASE[use_case]:
         assert config(selection_strategy=strategy, use_case=use_case).selection_strategy is strategy
         return
-    with pytest.raises(SelectionConfigError) as engine:
-        JobParams(selection=PARAMS_BY_STRATEGY[strategy](), use_case=use_case)
-    # The config raises the engine's own message, word for word.
-    with pytest.raises(ValueError, match="NOT valid for") as raised:
+    # The job refuses the same pairs; the config says why, in the design document's words.
+    with pytest.raises(SelectionConfigError):
+        engine_params({"SELECTION_STRATEGY": strategy, "USE_CASE": use_case})
+    phrase = "NOT valid for SSL!" if use_case is UseCase.SSL else "NOT recommended for Active"
+    with pytest.raises(ValueError, match=phrase):
         config(selection_strategy=strategy, use_case=use_case)
-    assert str(engine.value) in str(raised.value)
 
 
-def test_mismatch_messages_name_the_use_case() -> None:
-    with pytest.raises(ValueError, match="Strategy 'uncertainty' is NOT valid for SSL"):
+def test_mismatch_messages_say_why_and_how_to_fix() -> None:
+    with pytest.raises(ValueError) as ssl:
         config(selection_strategy="uncertainty", use_case="ssl")
-    with pytest.raises(ValueError, match="Strategy 'top_k_per_class' is NOT valid for active"):
+    assert (
+        "Strategy 'uncertainty' is NOT valid for SSL! It selects uncertain rows, whose "
+        "pseudo-labels would be noisy; use confidence_threshold or top_k_per_class, or "
+        "use_case='auto'"
+    ) in str(ssl.value)
+    with pytest.raises(ValueError) as al:
         config(selection_strategy="top_k_per_class", use_case="active_learning")
+    assert (
+        "Strategy 'top_k_per_class' is NOT recommended for Active Learning! It selects "
+        "confident rows, which spends labelling effort on easy ones; use uncertainty, "
+        "diversity or badge, or use_case='auto'"
+    ) in str(al.value)
 
 
-def test_strategy_is_essential() -> None:
-    assert "selection_strategy" in ActiveSampleSelectionConfig.tiers()["essential"]
-    with pytest.raises(ValueError, match="selection_strategy\n  Field required"):
-        ActiveSampleSelectionConfig(**BASE_FIELDS)
+def test_strategy_defaults_to_confidence_threshold() -> None:
+    assert "selection_strategy" in ActiveSampleSelectionConfig.tiers()["system"]
+    chosen = ActiveSampleSelectionConfig(**BASE_FIELDS)
+    assert chosen.selection_strategy is Strategy.CONFIDENCE_THRESHOLD
+    # The job requires the variable: the step always sends it.
+    assert chosen.get_environment_variables()["SELECTION_STRATEGY"] == "confidence_threshold"
 
 
 @pytest.mark.parametrize(
@@ -67,8 +80,8 @@ def test_strategy_is_essential() -> None:
         ("output_format", "json", "Input should be"),
         ("uncertainty_mode", "variance", "Input should be"),
         ("metric", "manhattan", "Input should be"),
-        ("confidence_threshold", 0.49, "greater than or equal to 0.5"),
-        ("confidence_threshold", 1.01, "less than or equal to 1"),
+        ("confidence_threshold", 0.49, "must be between 0.5 and 1.0, got 0.49"),
+        ("confidence_threshold", 1.5, "must be between 0.5 and 1.0, got 1.5"),
         ("max_samples", -1, "greater than or equal to 0"),
         ("k_per_class", 0, "greater than or equal to 1"),
         ("batch_size", 0, "greater than or equal to 1"),
@@ -84,7 +97,9 @@ def test_strategy_is_essential() -> None:
         ("feature_fields", ["a", " "], "non-empty column name"),
         ("spark_log_level", "LOUD", "not one of"),
         ("job_type", "training", "not one of"),
-        ("framework_version", "3.3", "Input should be '3.5'"),
+        ("framework_version", "3.3", "'3.3' is not the Spark image's"),
+        ("processing_framework_version", "1.2-1", "names a scikit-learn image"),
+        ("processing_entry_point", "my_script.py", "ships and runs active_sample_selection.py"),
         ("py_version", "py39", "Input should be 'py312'"),
         ("container_version", "v1", "should match pattern"),
         ("image_uri", " ", "must not be blank"),
@@ -101,6 +116,14 @@ def test_strategy_is_essential() -> None:
 def test_invalid_field(field: str, value: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         config(**{field: value})
+
+
+def test_cursus_names_of_this_projects_fields() -> None:
+    chosen = config(processing_framework_version="3.5", processing_entry_point=ENTRY)
+    assert (chosen.framework_version, chosen.processing_entry_point) == ("3.5", ENTRY)
+    assert "processing_framework_version" not in chosen.model_dump()  # one field, one name out
+    with pytest.raises(ValueError, match="framework_version and processing_framework_version"):
+        config(framework_version="3.5", processing_framework_version="3.5")
 
 
 @pytest.mark.parametrize(
@@ -121,7 +144,7 @@ def test_field_bounds_are_the_engines_bounds(
     for text, ok in [(t, True) for t in accepted] + [(t, False) for t in refused]:
         env = {"SELECTION_STRATEGY": "uncertainty", field: text}
         try:
-            job_params_from_env(env)
+            engine_params(env)
             engine_ok = True
         except SelectionConfigError:
             engine_ok = False
@@ -133,11 +156,14 @@ def test_field_bounds_are_the_engines_bounds(
         assert (engine_ok, config_ok) == (ok, ok), (field, text)
 
 
-def test_every_contract_variable_is_a_field_and_required_ones_are_essential() -> None:
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_every_contract_variable_is_a_field_and_required_ones_are_always_sent(
+    strategy: Strategy,
+) -> None:
     fields = ActiveSampleSelectionConfig.model_fields
     assert all(v.name.lower() in fields for v in ENV_VARS)
-    essential = ActiveSampleSelectionConfig.tiers()["essential"]
-    assert all(name.lower() in essential for name in REQUIRED_ENV_VARS)
+    env = config(selection_strategy=strategy).get_environment_variables()
+    assert REQUIRED_ENV_VARS and all(env[name] for name in REQUIRED_ENV_VARS)
 
 
 def test_defaults_are_the_contract_defaults() -> None:
@@ -170,7 +196,7 @@ def test_environment_parses_back_to_the_configured_values() -> None:
         output_format="parquet",
         spark_log_level="info",
     )
-    job = job_params_from_env(chosen.get_environment_variables())
+    job = engine_params(chosen.get_environment_variables())
     params = job.selection
     assert isinstance(params, Badge)
     assert job.strategy is Strategy.BADGE and job.use_case is UseCase.ACTIVE_LEARNING
@@ -231,3 +257,10 @@ def test_conf_examples() -> None:
     )
     with pytest.raises(ValueError, match="NOT valid for SSL"):
         ActiveSampleSelectionConfig.from_file(CONF / "ssl_step.yaml", selection_strategy="badge")
+    cursus = ActiveSampleSelectionConfig.from_file(CONF / "cursus_ssl_step.yaml")
+    assert (cursus.pipeline_name, cursus.aws_region, cursus.effective_instance_type) == (
+        "data-scientist-recommendation-xgboost-NA",
+        "us-east-1",
+        "ml.m5.2xlarge",
+    )
+    assert cursus.get_environment_variables()["MAX_SAMPLES"] == "10000"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -48,6 +49,10 @@ SPEC = StepSpecification(
         expected_output_paths={"scores": "/opt/ml/processing/output/scores"},
     ),
 )
+
+
+class ExampleStepConfig(ProcessingStepConfigBase):
+    threshold: float = 0.5
 
 
 class ScoringBuilder(StepBuilderBase[ProcessingStepConfigBase]):
@@ -154,3 +159,95 @@ def test_step_and_job_names() -> None:
     builder = ScoringBuilder(config)
     assert (builder.step_name, builder.base_job_name) == ("My_Step_1", "My-Step-1")
     assert ScoringBuilder(ProcessingStepConfigBase(**BASE_FIELDS)).step_name == "Scoring"
+
+
+def test_constructor_takes_cursus_arguments(caplog: pytest.LogCaptureFixture) -> None:
+    config = ProcessingStepConfigBase(**BASE_FIELDS)
+    other_role = "arn:aws:iam::444455556666:role/PipelineRole"
+    builder = ScoringBuilder(
+        config=config,
+        sagemaker_session=None,
+        role=other_role,
+        registry_manager=object(),
+        dependency_resolver=object(),
+    )
+    assert (builder.role, ScoringBuilder(config).role) == (other_role, ROLE)
+    assert "registry_manager is not used" in caplog.text
+    assert "dependency_resolver is not used" in caplog.text
+    with pytest.raises(BuilderError, match="full IAM role ARN"):
+        ScoringBuilder(config, role="SageMakerRole")
+
+
+def test_builder_checks_its_config_type() -> None:
+    class Narrow(ScoringBuilder):
+        config_class = ExampleStepConfig
+
+    with pytest.raises(BuilderError, match="Narrow requires a ExampleStepConfig, not Processing"):
+        Narrow(ProcessingStepConfigBase(**BASE_FIELDS))
+    assert Narrow(ExampleStepConfig(**BASE_FIELDS)).config.threshold == 0.5
+    with pytest.raises(ValueError, match="requires"):
+        ScoringBuilder({**BASE_FIELDS})  # type: ignore[arg-type]
+
+
+def test_session_for_a_cursus_region_code() -> None:
+    builder = ScoringBuilder(ProcessingStepConfigBase(**{**BASE_FIELDS, "region": "FE"}))
+    assert builder.session.boto_region_name == "us-west-2"
+    east = sdk.pipeline_session("us-east-1", "my-ml-bucket")
+    with pytest.raises(BuilderError, match="differs from config region 'FE' \\(us-west-2\\)"):
+        _ = ScoringBuilder(
+            ProcessingStepConfigBase(**{**BASE_FIELDS, "region": "FE"}), east
+        ).session
+
+
+def test_upstream_without_a_spec_leaves_the_input_to_inputs(
+    builder: ScoringBuilder, session: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    plain = upstream_step(session, "Plain", "Inference", {"eval_output": ()})
+    del plain._spec  # a step no spec-driven builder made
+    given = builder.collect_inputs({"data": "s3://b/data"}, [plain])
+    assert given == {"data": "s3://b/data"}
+    assert "no specification attached" not in caplog.text  # nothing was needed from it
+    with pytest.raises(DependencyResolutionError, match=r"Searched: Plain \(no specification"):
+        builder.collect_inputs(None, [plain])
+    assert "input 'data' not taken from the dependencies: no specification attached to Plain" in (
+        caplog.text
+    )
+
+
+def test_an_ambiguous_optional_input_is_a_warning(
+    session: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    both = upstream_step(session, "A", "Inference", {"eval_output": (), "extra": ()})
+    twin = upstream_step(session, "B", "Inference", {"extra": ()})
+    found = ScoringBuilder(ProcessingStepConfigBase(**BASE_FIELDS)).collect_inputs(
+        None, [both, twin]
+    )
+    assert list(found) == ["data"]  # 'extra' fits A and B equally: left to inputs=
+    assert "input 'extra' not taken from the dependencies" in caplog.text
+    assert "A.extra, B.extra" in caplog.text
+
+
+def test_an_ambiguous_required_input_is_an_error(session: Any) -> None:
+    a = upstream_step(session, "A", "Inference", {"eval_output": ()})
+    b = upstream_step(session, "B", "Inference", {"eval_output": ()})
+    builder = ScoringBuilder(ProcessingStepConfigBase(**BASE_FIELDS))
+    with pytest.raises(DependencyResolutionError, match=r"Scoring: input 'data' matches several"):
+        builder.collect_inputs(None, [a, b])
+    assert builder.collect_inputs({"data": "s3://b/d"}, [a, b])["data"] == "s3://b/d"
+
+
+def test_a_foreign_spec_that_cannot_be_read_is_skipped(
+    builder: ScoringBuilder, session: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    step = upstream_step(session, "Foreign", "Inference", {"eval_output": ()})
+    output = SimpleNamespace(
+        logical_name="eval_output",
+        aliases=(),
+        data_type="S3Uri",
+        property_path="properties.NoSuchThing",
+    )
+    step._spec = SimpleNamespace(step_type="Inference", outputs={"eval_output": output})
+    assert builder.collect_inputs({"data": "s3://b/d"}, [step]) == {"data": "s3://b/d"}
+    with pytest.raises(DependencyResolutionError, match=r"not resolved \(AttributeError"):
+        builder.collect_inputs(None, [step])
+    assert "input 'data' not taken from the dependencies" in caplog.text
