@@ -163,6 +163,9 @@ def marker_facts(stdout: str, marker: str) -> dict[str, Any]:
 
 def last_error(stdout: str, stderr: str) -> str:
     lines = [ln for ln in (stderr + stdout).splitlines() if ln.strip()]
+    killed = [ln for ln in lines if ln.startswith("bench: killed")]
+    if killed:
+        return killed[-1]
     errors = [ln for ln in lines if ln.startswith("error:") or "Error" in ln]
     return (errors or lines or ["(no output)"])[-1][:400]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from bench.results import COMPLETE, INCOMPLETE, Results
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "bench" / "recorded" / "results.json"
 QUICK = ROOT / "bench" / "results" / "quick"
+BUSY_LOAD = 0.5  # one-minute load average above which the machine is not quiet
 
 
 @dataclass
@@ -155,6 +157,9 @@ def measure(groups: list[Group], args: argparse.Namespace, results: Results) -> 
         "environment": env,
     }
     s = Session(args, results, time.monotonic())
+    load = os.getloadavg()[0]
+    if load > BUSY_LOAD:
+        s.log(f"warning: load average {load:.1f}: other work is running, rows will carry ‡")
     session = results.start_session(info)
     if not args.arrow:
         session["skipped"].append(
