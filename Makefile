@@ -43,7 +43,7 @@ lint: $(STAMP)
 	$(PY) -m mypy selection jobs builders
 
 # Every target row of docs/benchmarks.md, medians of 3: about two hours on 2 quiet cores, or
-#   make bench BENCH_ARGS="--budget-minutes 40"   three times (each session continues the last);
+#   make bench BENCH_ARGS="--budget-minutes 45"   three times (each session continues the last);
 #   make bench BENCH_ARGS="--dry-run"             the plan and its estimate; "--quick" a smoke test.
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

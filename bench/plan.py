@@ -227,13 +227,13 @@ def numpy_group(n: int) -> Group:
 def build(sizes: Sizes, *, arrow: bool, reps: int = REPS) -> list[Group]:
     """Every group of a profile, in the order a budget-limited session meets them.
 
-    The order packs three ~40-minute sessions of `--budget-minutes 40` on two cores: the smaller
-    scans with the small and many-class rows, then the largest scan with the local[1] rows
-    (they reuse its local[2] runs at the speed-up size), then diversity and badge.
+    The order packs three sessions of `--budget-minutes 45` on two quiet cores: the smaller scans
+    with the local[1] rows (which reuse the local[2] runs of the speed-up size) and the small
+    inputs, then the largest scan with the many-class rows, then diversity and badge.
     """
     groups = [scan_group(n, reps) for n in sizes.scan[:-1]]
-    groups += [small_group(sizes.small, reps), wide_group(sizes.wide, reps)]
-    groups += [scan_group(sizes.scan[-1], reps), speedup_group(sizes.speedup, reps)]
+    groups += [speedup_group(sizes.speedup, reps), small_group(sizes.small, reps)]
+    groups += [scan_group(sizes.scan[-1], reps), wide_group(sizes.wide, reps)]
     groups += [embed_group(n, reps, arrow=arrow, exact=n == sizes.exact) for n in sizes.embed]
     return [*groups, memory_group(sizes.memory), numpy_group(sizes.exact)]
 

@@ -49,13 +49,6 @@ def al_lines(al: dict[str, Any] | None) -> list[str]:
 
 def plot(results: Results, groups: list[plan.Group], path: Path) -> str | None:
     """Wall time and peak memory against rows for each job (ids checked); else why not."""
-    try:
-        import matplotlib
-    except ImportError:
-        return "no plot: matplotlib is not installed (`make bench` installs it)"
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     series: dict[str, list[tuple[int, float, float]]] = {}
     for g, c, p in tables.picked_cells(results, groups):
         if not c.spark or c.master != plan.MASTER or c.classes != plan.CLASSES:
@@ -74,6 +67,13 @@ def plot(results: Results, groups: list[plan.Group], path: Path) -> str | None:
             series.setdefault(label, []).append((c.n, wall, peak))
     if not series:
         return "no plot: nothing measured yet"
+    try:
+        import matplotlib
+    except ImportError:
+        return "no plot: matplotlib is not installed (`make bench` installs it)"
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 4.8))
     for label, pts in sorted(series.items()):
         pts.sort()

@@ -2,7 +2,7 @@
 
     make bench                                          the whole plan (see --dry-run)
     make bench BENCH_ARGS="--groups scan-1m,embed-1m"   some groups; the other rows are kept
-    make bench BENCH_ARGS="--budget-minutes 40"         what fits; the same command continues
+    make bench BENCH_ARGS="--budget-minutes 45"         what fits; the same command continues
     make bench BENCH_ARGS="--quick"                     smoke test: small inputs, one run each
     python -m bench.run --dry-run                       the plan and its estimated minutes
     python -m bench.report                              docs/benchmarks.md from results.json

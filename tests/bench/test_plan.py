@@ -85,5 +85,5 @@ def sessions_needed(budget_minutes: float) -> int:
     return count
 
 
-def test_three_sessions_of_forty_minutes_cover_the_plan_at_target_speed():
-    assert sessions_needed(40) == 3
+def test_three_sessions_of_45_minutes_cover_the_plan_at_target_speed():
+    assert sessions_needed(45) == 3
