@@ -42,9 +42,9 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy selection jobs builders
 
-# The recorded run (docs/benchmarks.md) used
-#   make bench BENCH_ARGS="--repeats 3,1,1 --speedup-size 1000000 --budget-minutes 45"
-# the bare defaults repeat every size 3 times, which takes hours on 2 cores.
+# Every target row of docs/benchmarks.md, medians of 3: about two hours on 2 quiet cores, or
+#   make bench BENCH_ARGS="--budget-minutes 45"   three times (each session continues the last);
+#   make bench BENCH_ARGS="--dry-run"             the plan and its estimate; "--quick" a smoke test.
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)

@@ -1,9 +1,10 @@
-"""`make bench`: the job against the scan floor, a single-node baseline and exact algorithms.
+"""`make bench`: the job against its floors, the exact algorithms and its own targets.
 
-    python -m bench.run [--sizes 1000000,5000000,20000000] [--repeats 3] ...   (see --help)
-    python -m bench.al_curve                                                   (learning curve)
-    python -m bench.report                                                     (docs from results)
+    python -m bench.run [--groups ...] [--budget-minutes M] [--quick] [--dry-run]   (see --help)
+    python -m bench.report                                                           (the docs)
+    python -m bench.al_curve                                                  (learning curve)
 
-Only this package needs pyarrow, pandas, psutil, matplotlib and (optionally) scikit-activeml;
-`selection/` and `jobs/` never import it.
+plan (what is measured) -> execute (one run) -> results (merged sessions) -> targets, tables,
+status -> report (docs/benchmarks.md). Only this package needs pyarrow, pandas, psutil and
+matplotlib; `selection/` and `jobs/` never import it.
 """

@@ -8,8 +8,8 @@ split recorded, and the job (in-process, on one local[2] SparkSession) picks the
 the pool: the input is every pool image with the model's `prob_class_*` and the 64 pixel values
 as `emb_*` features, the labelled images are its `--labeled-data`. Random selection runs the same
 loop with a seeded draw instead of the job. Writes docs/active_learning_curve.png and
-bench/results/al_curve.json (mean and standard deviation over the seeds), then docs/benchmarks.md
-again if there are bench results.
+bench/recorded/al_curve.json (mean and standard deviation over the seeds), then docs/benchmarks.md
+again.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from selection.names import Strategy
+
 ROOT = Path(__file__).resolve().parent.parent
-STRATEGIES = ("uncertainty", "badge", "diversity", "random")
+STRATEGIES = (Strategy.UNCERTAINTY.value, Strategy.BADGE.value, Strategy.DIVERSITY.value, "random")
 
 
 def pool_table(ids: np.ndarray, x: np.ndarray, probs: np.ndarray | None) -> Any:
@@ -163,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--initial", type=int, default=20)
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--results-dir", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--results-dir", default=str(ROOT / "bench" / "recorded"))
     parser.add_argument("--docs-dir", default=str(ROOT / "docs"))
     args = parser.parse_args(argv)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -219,11 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {docs / 'active_learning_curve.png'} and {results_dir / 'al_curve.json'}")
 
     from bench import report
+    from bench.results import Results
 
-    results, al = report.load(results_dir)
-    if results is not None:
-        record = docs.resolve() == (ROOT / "docs").resolve()
-        for path in report.write(results, docs, al, record=record):
+    if docs.resolve() == (ROOT / "docs").resolve():
+        results = Results.load(report.RECORDED / "results.json")
+        for path in report.write(results, docs, al=result):
             print(f"wrote {path}")
     return 0
 

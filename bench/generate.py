@@ -5,7 +5,8 @@
 Each row: `id` (long), `label` (long), `emb_0..emb_{d-1}` (double) and
 `prob_class_0..prob_class_{C-1}` (double). Features are a Gaussian mixture (one unit-variance
 component per class around seeded centres); the probabilities are the mixture's exact posterior,
-so they sum to 1, are calibrated and about 40% of the rows pass confidence 0.9. Each part file
+so they sum to 1, are calibrated and about 40% of the rows pass confidence 0.9 (with many classes
+the centres need a wider `--spread` for that: 1.25 at C = 1000). Each part file
 is written from its own seeded generator: the same arguments give the same bytes.
 """
 
@@ -35,6 +36,11 @@ class Spec:
     rows_per_file: int = 1_000_000
     min_files: int = 4
     seed: int = 0
+    spread: float | None = None  # class-centre spread; None: CENTRE_SCALE
+
+    @property
+    def centre_scale(self) -> float:
+        return CENTRE_SCALE if self.spread is None else self.spread
 
     @property
     def files(self) -> int:
@@ -42,7 +48,8 @@ class Spec:
 
     @property
     def name(self) -> str:
-        return f"pred_n{self.rows}_f{self.features}_c{self.classes}_p{self.files}_s{self.seed}"
+        name = f"pred_n{self.rows}_f{self.features}_c{self.classes}_p{self.files}_s{self.seed}"
+        return name if self.spread is None else f"{name}_w{self.spread:g}"
 
     def columns(self) -> list[str]:
         return (
@@ -54,7 +61,7 @@ class Spec:
 
 def centres(spec: Spec) -> np.ndarray:
     rng = np.random.default_rng([spec.seed, 0xC0FFEE])
-    return rng.normal(0.0, CENTRE_SCALE, size=(spec.classes, spec.features))
+    return rng.normal(0.0, spec.centre_scale, size=(spec.classes, spec.features))
 
 
 def posterior(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -124,9 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--rows-per-file", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--spread", type=float, default=None, help=f"default {CENTRE_SCALE}")
     parser.add_argument("--out", default="bench/results/data")
     args = parser.parse_args(argv)
-    spec = Spec(args.rows, args.features, args.classes, args.rows_per_file, seed=args.seed)
+    spec = Spec(
+        args.rows, args.features, args.classes, args.rows_per_file, seed=args.seed,
+        spread=args.spread,
+    )  # fmt: skip
     print(generate(Path(args.out), spec))
     return 0
 

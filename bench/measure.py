@@ -73,6 +73,7 @@ class _TreeSampler(threading.Thread):
         self.max_processes = 0
         self.samples = 0
         self.cpu: dict[int, float] = {}  # last user+system seconds seen per process of the tree
+        self.seen: dict[int, psutil.Process] = {}  # every process of the tree, to wait for
 
     def sample(self) -> None:
         try:
@@ -81,6 +82,7 @@ class _TreeSampler(threading.Thread):
             return
         total = jvm = python = 0
         for proc in procs:
+            self.seen.setdefault(proc.pid, proc)
             try:
                 rss = proc.memory_info().rss
                 name = proc.name()
@@ -112,8 +114,13 @@ def run_measured(
     cwd: str | Path | None = None,
     interval: float = 0.1,
     timeout: float | None = None,
+    linger: float = 30.0,
 ) -> Measurement:
-    """Run `cmd` to completion (killing its tree after `timeout` seconds) and measure it."""
+    """Run `cmd` to completion (killing its tree after `timeout` seconds) and measure it.
+
+    The wall time ends when `cmd` exits; descendants still shutting down (a JVM finishing its
+    event log) are then waited for up to `linger` seconds, untimed, and killed after that.
+    """
     full_env = {**os.environ, **(env or {})}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         load_before = os.getloadavg()[0]
@@ -132,6 +139,10 @@ def run_measured(
         busy = _busy_seconds() - busy_before
         sampler.stop.set()
         sampler.join()
+        _, alive = psutil.wait_procs(list(sampler.seen.values()), timeout=linger)
+        for rest in alive:
+            with contextlib.suppress(psutil.Error):
+                rest.kill()
         tree_cpu = sum(sampler.cpu.values())
         # CPU seconds the machine spent on processes outside the measured tree, as a share of
         # all the CPU there was: > 0 means someone else was running at the same time.
