@@ -22,7 +22,7 @@ def git(*args: str) -> str:
 def environment(arrow_var: str) -> dict[str, Any]:
     import psutil
 
-    from selection.names import ENV_VARS_BY_NAME
+    from selection.job.config import ENV_VARS_BY_NAME
 
     cpu = "unknown"
     try:

@@ -20,7 +20,8 @@ from typing import Any
 from bench import plan, sparklog
 from bench.generate import Spec
 from bench.plan import Cell
-from selection.names import ENV_VARS_BY_NAME, METADATA_FILE, Strategy
+from selection.job.config import ENV_VARS_BY_NAME
+from selection.names import METADATA_FILE, Strategy
 
 ROOT = Path(__file__).resolve().parent.parent
 # The engine's switch between the no-pyarrow and the mapInArrow path for diversity and badge.

@@ -5,7 +5,8 @@ import pytest
 
 from bench import estimate, execute, plan, targets
 from bench.results import Results
-from selection.names import ENV_VARS_BY_NAME, Strategy, UncertaintyMode
+from selection.job.config import ENV_VARS_BY_NAME
+from selection.names import Strategy, UncertaintyMode
 
 
 @pytest.mark.parametrize("sizes", [plan.FULL, plan.QUICK])
