@@ -23,7 +23,6 @@ from selection.strategies import TopKPerClass
 @dataclass
 class SelectionSummary:
     selected_rows: int
-    distinct_ids: int
     per_class: dict[str, int]
     score: dict[str, float | None]
     label_figures: dict[str, Any] = field(default_factory=dict)
@@ -31,18 +30,19 @@ class SelectionSummary:
 
 
 def summarize(rows: DataFrame, job: JobParams, num_classes: int) -> SelectionSummary:
-    """Two small aggregations over the (persisted) selected rows."""
+    """One small aggregation over the selected rows, grouped by predicted class.
+
+    The totals are summed on the driver from at most `num_classes` groups, so a large selection
+    is read once here, not once per figure.
+    """
     params = job.selection
-    ident = params.id_col
     ssl = job.is_ssl
-    scores = params.scores
-    predicted = F.col(PSEUDO_LABEL) if ssl else pseudo_label(scores.probabilities(rows))
+    predicted = F.col(PSEUDO_LABEL) if ssl else pseudo_label(params.scores.probabilities(rows))
     score_col = F.col(CONFIDENCE if ssl else UNCERTAINTY_SCORE)
     aggs = [
         F.count(F.lit(1)).alias("n"),
-        F.countDistinct(F.col(ident)).alias("distinct"),
         F.min(score_col).alias("min"),
-        F.mean(score_col).alias("mean"),
+        F.sum(score_col).alias("sum"),
         F.max(score_col).alias("max"),
     ]
     if job.label_field:
@@ -51,18 +51,19 @@ def summarize(rows: DataFrame, job: JobParams, num_classes: int) -> SelectionSum
             F.count(label).alias("labelled"),
             F.count(F.when(label == predicted.cast("double"), 1)).alias("agree"),
         ]
-    head = rows.agg(*aggs).collect()[0]
-    counts = {
-        int(r["c"]): int(r["n"])
-        for r in rows.groupBy(predicted.alias("c"))
-        .count()
-        .withColumnRenamed("count", "n")
-        .collect()
+    groups = rows.groupBy(predicted.alias("c")).agg(*aggs).collect()
+    counts = {int(g["c"]): int(g["n"]) for g in groups}
+    n = sum(counts.values())
+    head: dict[str, float | None] = {
+        "min": min((g["min"] for g in groups), default=None),
+        "max": max((g["max"] for g in groups), default=None),
+        "mean": sum(g["sum"] for g in groups) / n if n else None,
     }
+    labelled = sum(int(g["labelled"]) for g in groups) if job.label_field else 0
+    agree = sum(int(g["agree"]) for g in groups) if job.label_field else 0
     per_class = {str(c): counts.get(c, 0) for c in range(num_classes)}
     summary = SelectionSummary(
-        selected_rows=int(head["n"]),
-        distinct_ids=int(head["distinct"]),
+        selected_rows=n,
         per_class=per_class,
         score={
             "name": CONFIDENCE if ssl else UNCERTAINTY_SCORE,  # type: ignore[dict-item]
@@ -72,7 +73,6 @@ def summarize(rows: DataFrame, job: JobParams, num_classes: int) -> SelectionSum
         },
     )
     if job.label_field:
-        labelled, agree = int(head["labelled"]), int(head["agree"])
         key = "pseudo_label_accuracy" if ssl else "share_misclassified"
         value = agree / labelled if ssl else (labelled - agree) / labelled
         summary.label_figures = {

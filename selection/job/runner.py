@@ -145,10 +145,12 @@ def run(
             facts.update(passes=selected.figures["passes"])
 
     with phase("verify") as facts:
-        if summary.distinct_ids != summary.selected_rows:
+        # Unique input ids make the selected ids unique; only without that check do the
+        # selected rows get one of their own.
+        if not job.check_unique_ids:
             dup_count, example = duplicate_ids(rows, id_field)
             raise_on_duplicates(dup_count, example, id_field, "the selected rows")
-        if job.check_unique_ids:
+        else:
             dup_count, example = duplicate_ids(observed.select(id_field), id_field)
             raise_on_duplicates(dup_count, example, id_field, "the input")
         facts.update(

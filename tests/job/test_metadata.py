@@ -20,7 +20,7 @@ def test_summary_counts_classes_scores_and_label_agreement(spark: SparkSession) 
     )
     rows = df.transform(top_k_per_class(k=2))
     summary = summarize(rows, params, num_classes=3)
-    assert summary.selected_rows == summary.distinct_ids == 3
+    assert summary.selected_rows == 3
     assert summary.per_class == {"0": 2, "1": 1, "2": 0}
     assert summary.score == {
         "name": "confidence",
