@@ -13,8 +13,11 @@ from selection.names import SELECTION_RANK
 
 # Up to this many rows are ranked in one task (TakeOrderedAndProject); beyond, a distributed sort.
 ONE_TASK_RANK_LIMIT = 1_000_000
-# The uncapped ranker's histogram resolution, and the rows it puts in one sorted range (task).
+# The uncapped ranker's histogram resolution, the rows it puts in one sorted range (task), and
+# below how many rows one task ranks them all: past that, sorting ranges on every core is
+# faster than one task merging every partition's sorted rows (and holds less in one heap).
 RANK_BUCKETS = 4096
+HISTOGRAM_RANK_MIN = 50_000
 RANGE_ROWS = 1_000_000
 _KEY, _OFFSET = "_rank_key", "_rank_offset"
 _ROW_BITS = 33  # monotonically_increasing_id keeps the row index in its lower 33 bits
@@ -60,7 +63,7 @@ def rank_all(df: DataFrame, order: Sequence[Column], bucket: Column | None = Non
         for r in df.groupBy(bucket.alias("b")).agg(F.count(F.lit(1)).alias("n")).collect()
     }
     total = sum(counts.values())
-    if total <= ONE_TASK_RANK_LIMIT:
+    if total <= HISTOGRAM_RANK_MIN:
         return rank_top_n(df, order, max(total, 1))
     return _rank_by_histogram(df, order, bucket, counts)
 

@@ -57,7 +57,7 @@ def test_rank_all_by_histogram_ranges(
     spark: SparkSession, monkeypatch: pytest.MonkeyPatch, range_rows: int
 ) -> None:
     """Bucketed ranking: exact ranks with ties across and inside buckets; ranges in order."""
-    monkeypatch.setattr(ranking, "ONE_TASK_RANK_LIMIT", 10)
+    monkeypatch.setattr(ranking, "HISTOGRAM_RANK_MIN", 10)
     monkeypatch.setattr(ranking, "RANGE_ROWS", range_rows)
     df = spark.range(0, 300, numPartitions=3).withColumn("score", ((F.col("id") * 37) % 11) / 10)
     order = [F.col("score").desc(), F.col("id").asc()]

@@ -10,7 +10,7 @@ What is promised, and where it cannot be:
 - confidence_threshold, top_k_per_class, uncertainty: no randomness at all. Each row's score is
   a per-row expression, so it does not depend on which partition the row sits in, and every
   ordering is total (score desc, id asc; ids are unique). So the selection is identical for any
-  layout, including the distributed range sort that ranks more than ONE_TASK_RANK_LIMIT rows.
+  layout, including the ranking in ordered ranges of more than HISTOGRAM_RANK_MIN rows.
 - badge: k-means|| draws its D^2-weighted samples from a seeded hash of each id (not from
   `rand(seed)`, whose stream depends on the partition a row lands in) and keeps the globally best
   candidates, so it is layout invariant too, and asserted to be.
@@ -116,10 +116,11 @@ def test_distributed_ranking_matches_one_task_ranking(
     run: StrategyRun,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Above ONE_TASK_RANK_LIMIT kept rows the ranks come from a range sort over many partitions;
-    they must equal the one-task ranks whatever the number of shuffle partitions."""
+    """Above HISTOGRAM_RANK_MIN kept rows the ranks come from ranges sorted in many tasks; they
+    must equal the one-task ranks whatever the number of shuffle partitions and ranges."""
     one_task_ids, one_task_rows = _run(spark, tmp_path, run, "one", files=2, shuffle_partitions=4)
-    monkeypatch.setattr("selection.engine.ranking.ONE_TASK_RANK_LIMIT", 5)
+    monkeypatch.setattr("selection.engine.ranking.HISTOGRAM_RANK_MIN", 5)
+    monkeypatch.setattr("selection.engine.ranking.RANGE_ROWS", 7)
     for partitions in (3, 11):
         tag = f"sorted{partitions}"
         ids, rows = _run(spark, tmp_path, run, tag, files=2, shuffle_partitions=partitions)
