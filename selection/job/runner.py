@@ -108,6 +108,7 @@ def run(
             normalize=params.normalize_scores,
             corrupt_column=predictions.corrupt_column,
             feature_columns=features,
+            separator=predictions.separator,
         )
         observed = checks.attach(df)
         if predictions.corrupt_column:
@@ -153,7 +154,8 @@ def run(
             dup_count, example = duplicate_ids(rows, params.id_field)
             raise_on_duplicates(dup_count, example, params.id_field, "the selected rows")
         if params.check_unique_ids:
-            dup_count, example = duplicate_ids(observed.select(params.id_field), params.id_field)
+            # The un-observed input: its id column alone, not the observed plan with every score.
+            dup_count, example = duplicate_ids(df.select(params.id_field), params.id_field)
             raise_on_duplicates(dup_count, example, params.id_field, "the input")
         facts.update(
             input_rows=input_rows,

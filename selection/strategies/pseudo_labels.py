@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 
 from selection.engine.ranking import rank_all, rank_top_n
 from selection.engine.scores import ScoreSpec, confidence, pseudo_label
+from selection.engine.values import ascending_id
 from selection.names import CONFIDENCE, DATA_SOURCE, DATA_SOURCE_SSL, PSEUDO_LABEL, SELECTION_RANK
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -26,8 +27,8 @@ def with_pseudo_labels(scores: ScoreSpec = ScoreSpec()) -> Transform:
     return transform
 
 
-def _order(id_col: str) -> list[Column]:
-    return [F.col(CONFIDENCE).desc(), F.col(id_col).asc()]
+def _order(df: DataFrame, id_col: str) -> list[Column]:
+    return [F.col(CONFIDENCE).desc(), *ascending_id(df, id_col)]
 
 
 def _finish(ranked: DataFrame, input_columns: list[str]) -> DataFrame:
@@ -55,9 +56,9 @@ def confidence_threshold(
         scored = df.transform(with_pseudo_labels(scores))
         kept = scored.filter(F.col(CONFIDENCE) >= F.lit(float(threshold)))
         if max_samples > 0:
-            ranked = rank_top_n(kept, _order(id_col), max_samples)
+            ranked = rank_top_n(kept, _order(df, id_col), max_samples)
         else:
-            ranked = rank_all(kept, _order(id_col))
+            ranked = rank_all(kept, _order(df, id_col))
         return _finish(ranked, df.columns)
 
     return transform
@@ -76,11 +77,11 @@ def top_k_per_class(
         scored = df.transform(with_pseudo_labels(scores))
         # Spark 3.5 plans `row_number() <= k` as a partial WindowGroupLimit before the shuffle,
         # so each task ships at most k rows per class (while k <= windowGroupLimitThreshold).
-        window = Window.partitionBy(PSEUDO_LABEL).orderBy(*_order(id_col))
+        window = Window.partitionBy(PSEUDO_LABEL).orderBy(*_order(df, id_col))
         in_class = F.row_number().over(window)
         top = scored.withColumn("_class_rank", in_class).filter(F.col("_class_rank") <= k)
         top = top.drop("_class_rank")
         cap = max_samples if max_samples > 0 else k * len(scores.columns(df))
-        return _finish(rank_top_n(top, _order(id_col), cap), df.columns)
+        return _finish(rank_top_n(top, _order(df, id_col), cap), df.columns)
 
     return transform

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from selection.engine.ranking import rank_top_n
 from selection.engine.scores import ScoreSpec
 from selection.engine.scores import uncertainty as uncertainty_score
+from selection.engine.values import ascending_id
 from selection.names import (
     DATA_SOURCE,
     DATA_SOURCE_AL,
@@ -43,7 +44,7 @@ def uncertainty(
 
     def transform(df: DataFrame) -> DataFrame:
         scored = df.transform(with_uncertainty(mode, scores))
-        order = [F.col(UNCERTAINTY_SCORE).desc(), F.col(id_col).asc()]
+        order = [F.col(UNCERTAINTY_SCORE).desc(), *ascending_id(df, id_col)]
         ranked = rank_top_n(scored, order, batch_size)
         out = ranked.withColumn(DATA_SOURCE, F.lit(DATA_SOURCE_AL))
         added = [UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK]
