@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, NumericType, StructField, StructType
+from pyspark.sql.types import LongType, StructField, StructType
 
 from selection.engine.scores import ScoreSpec, uncertainty
+from selection.engine.values import id_hash, is_numeric
 from selection.errors import SelectionInputError
 from selection.names import (
     DATA_SOURCE,
@@ -41,7 +42,10 @@ def resolve_feature_columns(
     label_col: str = "",
     score_cols: Sequence[str] = (),
 ) -> list[str]:
-    """FEATURE_FIELDS if given, else the `emb_*` columns, else numeric non-id/label/score ones."""
+    """FEATURE_FIELDS if given, else the `emb_*` columns, else numeric non-id/label/score ones.
+
+    CSV/TSV columns are text: numeric there means the reader's sample found only numbers.
+    """
     types = {f.name: f.dataType for f in df.schema.fields}
     if feature_fields:
         chosen = list(dict.fromkeys(feature_fields))
@@ -60,10 +64,10 @@ def resolve_feature_columns(
             chosen = [
                 c
                 for c in df.columns
-                if c not in skip and not c.startswith("_") and isinstance(types[c], NumericType)
+                if c not in skip and not c.startswith("_") and is_numeric(df.schema[c])
             ]
     for name in chosen:
-        if not isinstance(types[name], NumericType):
+        if not is_numeric(df.schema[name]):
             raise SelectionInputError(
                 f"feature column '{name}' ({source}) is not numeric "
                 f"(type {types[name].simpleString()}); features must be numbers"
@@ -81,7 +85,7 @@ def keyed_rows(
 ) -> DataFrame:
     """(key, id, features as doubles, extra...): the only columns that reach Python."""
     return df.select(
-        F.xxhash64(F.col(id_col), F.lit(seed)).alias(KEY),
+        id_hash(df, id_col, seed).alias(KEY),
         F.col(id_col).alias(ID),
         *[F.col(c).cast("double") for c in features],
         *extra,

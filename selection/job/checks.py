@@ -1,20 +1,25 @@
 """Input checks: the schema up front, the data in the same pass as the selection.
 
-The data checks are aggregate expressions attached to the input with `DataFrame.observe`, so they
-are computed while the selection scans the input instead of costing a scan of their own.
+The data checks ride along with the selection's scan as two cheap aggregates on the input
+(`DataFrame.observe`): the row count and the number of rows that may break a rule, from one
+per-row flag built from the row sum, the row's largest and smallest score and the id. Only when
+that count is not zero does a second scan count each rule exactly and find an example, so a
+clean input pays for the flag, not for a dozen aggregates that each re-evaluate the scores.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import reduce
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
+from selection.engine.values import all_of, any_of, is_text, not_a_number, total
 from selection.errors import SelectionInputError
 from selection.names import (
     CONFIDENCE,
@@ -46,17 +51,16 @@ def check_schema(df: DataFrame, *, id_field: str, label_field: str) -> None:
         )
 
 
-def _any(conditions: Sequence[Column]) -> Column:
-    return reduce(lambda a, b: a | b, conditions)
-
-
 def _not_finite(c: Column) -> Column:
     return c.isNull() | F.isnan(c) | (F.abs(c) == float("inf"))
 
 
 @dataclass
 class DataChecks:
-    """The observed metrics of one run and the rules that turn them into errors."""
+    """The observed metrics of one run and the rules that turn them into errors.
+
+    `separator`: of CSV/TSV input, to show a row whose number does not parse as its line.
+    """
 
     id_field: str
     score_names: Sequence[str]
@@ -65,42 +69,103 @@ class DataChecks:
     normalize: bool
     corrupt_column: str | None = None
     feature_columns: Sequence[str] = ()
+    separator: str = ","
     observation: Observation = field(default_factory=lambda: Observation("selection_checks"))
 
+    def _sum(self) -> Column:
+        return total(list(self.raw_scores))
+
+    def _suspect(self) -> Column:
+        """True for every row that breaks a rule (and, rarely, for one that does not).
+
+        A null, NaN or infinite score makes the row sum null, NaN or infinite, and so does text
+        that does not parse (its cast is null); Spark orders NaN above every number, so a NaN
+        fails `<= 1` and `<= tolerance`. A sum that overflows flags a row that only the exact
+        count, run when something was flagged, clears.
+        """
+        scores = list(self.raw_scores)
+        row_sum = self._sum()
+        sum_ok = row_sum > 0 if self.normalize else F.abs(row_sum - 1.0) <= self.tolerance
+        ok = [
+            F.col(self.id_field).isNotNull(),
+            sum_ok,
+            F.least(*scores) >= 0,
+            F.greatest(*scores) <= 1,
+        ]
+        if self.corrupt_column:
+            ok.append(F.col(self.corrupt_column).isNull())
+        if self.feature_columns:
+            features = total([F.col(c).cast("double") for c in self.feature_columns])
+            ok.append(F.abs(features) < float("inf"))
+        return ~F.coalesce(all_of(ok), F.lit(False))
+
+    def _text_columns(self) -> list[str]:
+        df = self._source
+        names = dict.fromkeys([*self.score_names, *self.feature_columns])
+        return [c for c in names if c in df.columns and is_text(df, c)]
+
     def _conditions(self) -> dict[str, Column]:
+        """Each rule exactly, in the order `verify` reports them.
+
+        Only the failure path evaluates these; array functions keep them small whatever C is.
+        """
         ident = F.col(self.id_field)
-        bad_score = _any([_not_finite(p) for p in self.raw_scores])
-        conditions: dict[str, Column] = {
-            "null_id": ident.isNull(),
-            "bad_score": bad_score,
-            "out_of_range": ~bad_score & _any([(p < 0) | (p > 1) for p in self.raw_scores]),
-        }
-        total = reduce(lambda a, b: a + b, self.raw_scores)
-        if self.normalize:
-            conditions["bad_sum"] = ~bad_score & (total <= 0)
-        else:
-            conditions["bad_sum"] = ~bad_score & (F.abs(total - 1.0) > self.tolerance)
+        scores = F.array(*self.raw_scores)
+        bad_score = F.exists(scores, _not_finite)
+        conditions: dict[str, Column] = {}
         if self.corrupt_column:
             conditions["corrupt"] = F.col(self.corrupt_column).isNotNull()
+        text = self._text_columns()
+        if text:
+            conditions["bad_number"] = F.exists(F.array(*text), not_a_number)
+        conditions["null_id"] = ident.isNull()
+        conditions["bad_score"] = bad_score
+        conditions["out_of_range"] = ~bad_score & F.exists(scores, lambda p: (p < 0) | (p > 1))
+        row_sum = self._sum()
+        if self.normalize:
+            conditions["bad_sum"] = ~bad_score & (row_sum <= 0)
+        else:
+            conditions["bad_sum"] = ~bad_score & (F.abs(row_sum - 1.0) > self.tolerance)
         if self.feature_columns:
-            conditions["bad_feature"] = _any(
+            conditions["bad_feature"] = any_of(
                 [_not_finite(F.col(c).cast("double")) for c in self.feature_columns]
             )
         return conditions
 
-    def attach(self, df: DataFrame) -> DataFrame:
-        """`df` with the checks riding along; read them with `verify` after an action."""
-        metrics = [F.count(F.lit(1)).alias("rows")]
+    def _exact_metrics(self) -> list[Column]:
+        shown_id = F.col(self.id_field).cast("string")
+        metrics = []
         for name, condition in self._conditions().items():
             metrics.append(F.count(F.when(condition, 1)).alias(name))
-            shown = F.col(self.id_field).cast("string")
+            shown = shown_id
             if name == "corrupt" and self.corrupt_column:
                 # The id of a line that does not parse is often null: show the line itself.
                 shown = F.substring(F.col(self.corrupt_column), 1, _EXAMPLE_CHARS)
             metrics.append(F.min(F.when(condition, shown)).alias(name + "_example"))
-        self._source, self._metrics = df, metrics
+            if name == "bad_number":
+                # The example row itself, and which of its columns does not parse.
+                first_bad = F.call_function(
+                    "array_position",
+                    F.transform(F.array(*self._text_columns()), not_a_number),
+                    F.lit(True),
+                )
+                line = F.array(*[F.col(c).cast("string") for c in self._line_columns()])
+                row = F.struct(line.alias("v"), first_bad.alias("at"))
+                metrics.append(F.min_by(row, F.when(condition, shown_id)).alias("bad_number_row"))
+        return metrics
+
+    def _line_columns(self) -> list[str]:
+        return [c for c in self._source.columns if c != self.corrupt_column]
+
+    def attach(self, df: DataFrame) -> DataFrame:
+        """`df` with the checks riding along; read them with `verify` after an action."""
+        self._source = df
+        self._metrics = [
+            F.count(F.lit(1)).alias("rows"),
+            F.count(F.when(self._suspect(), 1)).alias("suspect"),
+        ]
         self._jobs_before = _job_ids(df)
-        return df.observe(self.observation, *metrics)
+        return df.observe(self.observation, *self._metrics)
 
     def results(self) -> dict[str, Any]:
         observed = dict(self.observation.get)
@@ -113,6 +178,11 @@ class DataChecks:
             row = self._source.agg(*self._metrics).first()
             assert row is not None
             observed = row.asDict()
+        if observed["suspect"]:
+            # Only now, with a row flagged, a scan of its own counts each rule and finds examples.
+            exact = self._source.agg(*self._exact_metrics()).first()
+            assert exact is not None
+            observed.update(exact.asDict())
         return observed
 
     def verify(self) -> int:
@@ -120,26 +190,46 @@ class DataChecks:
         m = self.results()
         example = lambda key: m.get(key + "_example")  # noqa: E731
         if m.get("corrupt"):
+            shown = example("corrupt")
+            hint = ""
+            if shown is not None and shown.count('"') % 2:
+                # Lines are read one by one (so that Spark can split files): a quoted field
+                # holding a line break arrives as two broken lines.
+                hint = (
+                    " (a quote opened on that line is not closed on it: quoted fields cannot "
+                    "hold line breaks in CSV/TSV input; remove them or use Parquet)"
+                )
             raise SelectionInputError(
                 f"{m['corrupt']} input line(s) do not parse (wrong number of fields or a value "
-                f"of the wrong type), e.g. {example('corrupt')!r}; fix or remove them"
+                f"of the wrong type), e.g. {shown!r}{hint}; fix or remove them"
             )
-        if m["null_id"]:
+        if m.get("bad_number"):
+            values, at = m["bad_number_row"]
+            text = self._text_columns()
+            column = text[at - 1] if at else text[0]
+            value = values[self._line_columns().index(column)]
+            raise SelectionInputError(
+                f"{m['bad_number']} input line(s) do not parse (a value of the wrong type): "
+                f"column '{column}' holds {value!r}, which is not a number, "
+                f"e.g. id {example('bad_number')!r} in line {self._line(values)!r}; "
+                "fix or remove them"
+            )
+        if m.get("null_id"):
             raise SelectionInputError(
                 f"{m['null_id']} row(s) have an empty id in column '{self.id_field}'"
             )
         names = ", ".join(self.score_names)
-        if m["bad_score"]:
+        if m.get("bad_score"):
             raise SelectionInputError(
                 f"{m['bad_score']} row(s) have a null, NaN or infinite score in {names}, "
                 f"e.g. id {example('bad_score')!r}"
             )
-        if m["out_of_range"]:
+        if m.get("out_of_range"):
             raise SelectionInputError(
                 f"{m['out_of_range']} row(s) have a score outside [0, 1] in {names}, "
                 f"e.g. id {example('out_of_range')!r}"
             )
-        if m["bad_sum"]:
+        if m.get("bad_sum"):
             if self.normalize:
                 raise SelectionInputError(
                     f"{m['bad_sum']} row(s) have scores summing to 0, which cannot be "
@@ -156,6 +246,13 @@ class DataChecks:
                 f"columns {', '.join(self.feature_columns)}, e.g. id {example('bad_feature')!r}"
             )
         return int(m["rows"])
+
+    def _line(self, values: Sequence[str | None]) -> str:
+        """The row as a CSV/TSV writer puts it, cut to a readable length."""
+        out = io.StringIO()
+        csv.writer(out, delimiter=self.separator, lineterminator="").writerow(values)
+        line = out.getvalue()
+        return line if len(line) <= _EXAMPLE_CHARS else line[:_EXAMPLE_CHARS] + "..."
 
 
 def _job_ids(df: DataFrame) -> set[int]:

@@ -1,10 +1,16 @@
 """Reading prediction sets (CSV, TSV, Parquet) from local paths or URIs through Hadoop's FileSystem.
 
-CSV and TSV are read with an explicit schema so that Spark never silently turns a bad value
-into null: the schema comes from a small sample of the first file that has data rows, every value
-that does not fit it lands in a corrupt-record column, and the job's checks count those rows.
-Quoting follows RFC 4180 (a quote inside a quoted field is doubled, as pandas and the job's own
-CSV output write it), so quoted ids are read back exactly as they were written.
+CSV and TSV are read with every column as text, so every value comes out exactly as it was
+written: ids are identifiers and never guessed (`007`, `03000` after 3,000 plain integers, `+1`,
+a 19-digit id), and numbers keep their notation (`4`, `0.000590`, `1e3`). The engine casts the
+score and feature columns to double inside its expressions; a value that does not parse is
+counted by the job's data checks. Which text columns hold numbers (for the score-column check
+and for choosing feature columns when FEATURE_FIELDS is not set) is read from a sample: the
+first lines of the first file with data rows. Lines with the wrong number of fields land in a
+corrupt-record column, which the checks count too. Quoting follows RFC 4180 (a quote inside a
+quoted field is doubled, as pandas and the job's own CSV output write it), so quoted ids are read
+back exactly as they were written; a quoted field holding a line break is refused (the files
+are read line by line, so that Spark can split them between tasks).
 """
 
 from __future__ import annotations
@@ -16,16 +22,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import (
-    DataType,
-    DoubleType,
-    LongType,
-    NumericType,
-    StringType,
-    StructField,
-    StructType,
-)
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
+from selection.engine.values import NUMERIC_TEXT
 from selection.errors import SelectionConfigError, SelectionInputError
 from selection.names import ALLOWED_URI_SCHEMES
 
@@ -59,6 +59,11 @@ class Predictions:
     @property
     def corrupt_column(self) -> str | None:
         return CORRUPT_RECORD if CORRUPT_RECORD in self.df.columns else None
+
+    @property
+    def separator(self) -> str:
+        """The field separator of CSV/TSV input (Parquet: ',' for showing rows)."""
+        return "\t" if self.format == "tsv" else ","
 
 
 def check_uri(path: str, what: str) -> str:
@@ -277,12 +282,12 @@ def _read_delimited(
 def _sample_schema(
     spark: SparkSession, paths: list[str], sep: str, id_field: str, label_field: str
 ) -> StructType:
-    """Column types from the first lines of the first file with data, without a pass over the input.
+    """Every column as text; the ones whose sampled values are all numbers marked NUMERIC_TEXT.
 
-    Numeric columns become double (any number parses as one), id and label keep integer types
-    when every sampled value is written as a plain integer (so '007' stays '007'), everything else
-    stays a string so it is written back as it was read. Files holding only a header are passed
-    over (Spark reads them as zero rows); if every file is like that the input has no rows.
+    The sample is the first lines of the first file with data, read without a pass over the
+    input. Files holding only a header are passed over (Spark reads them as zero rows); if every
+    file is like that the input has no rows. The id and label columns are never marked: they
+    are identifiers and targets, not numbers to compute with.
     """
     lines: list[str] = []
     for path in paths:
@@ -303,34 +308,26 @@ def _sample_schema(
         )
     rows: Any = spark.sparkContext.parallelize(lines, 1)  # DataFrameReader.csv takes an RDD too
     options: dict[str, bool | str] = {"header": True, "sep": sep, "escape": '"'}
-    sample = spark.read.options(**options).csv(rows, inferSchema=True)
-    keys = [c for c in (id_field, label_field) if c and c in names]
-    plain_ints: dict[str, bool] = {}
-    if keys:
-        raw = spark.read.options(**options).csv(rows).select(*keys).collect()
-        plain_ints = {c: all(r[c] is None or _PLAIN_INT.fullmatch(r[c]) for r in raw) for c in keys}
-    fields = []
-    for fld in sample.schema.fields:
-        dtype = _widen(fld, id_field, label_field)
-        if isinstance(dtype, LongType) and not plain_ints.get(fld.name, True):
-            dtype = StringType()
-        fields.append(StructField(fld.name, dtype, True))
-    return StructType(fields)
-
-
-# An integer that Spark writes back as it was read: no leading zero, '+' or blank.
-_PLAIN_INT = re.compile(r"0|-?[1-9][0-9]*")
-
-
-def _widen(fld: StructField, id_field: str, label_field: str) -> DataType:
-    numeric = isinstance(fld.dataType, NumericType)
-    if fld.name in (id_field, label_field):
-        # Integer ids sort numerically (ties break by ascending id); anything else as text.
-        return LongType() if numeric and _is_integral(fld) else StringType()
-    if numeric:
-        return DoubleType()
-    return StringType()
-
-
-def _is_integral(fld: StructField) -> bool:
-    return fld.dataType.typeName() in ("integer", "long", "short", "byte")
+    sample = spark.read.options(**options).csv(rows)  # no schema inference: every column is text
+    candidates = [c for c in sample.columns if c not in (id_field, label_field)]
+    numeric: set[str] = set()
+    if candidates:
+        # Per column: does every non-empty sampled value cast to a number (the engine's cast)?
+        # One flag per (line, column), exploded and grouped by column: C tiny groups instead of
+        # C aggregates in one row, which take seconds to compile when C is in the thousands.
+        flags = F.array(
+            *[F.when(F.col(c).isNotNull(), F.col(c).cast("double").isNotNull()) for c in candidates]
+        )
+        per_column = (
+            sample.select(F.posexplode(flags).alias("i", "ok"))
+            .groupBy("i")
+            .agg(F.min("ok").alias("ok"))  # null when the column is empty in the sample
+            .collect()
+        )
+        numeric = {candidates[r["i"]] for r in per_column if r["ok"]}
+    return StructType(
+        [
+            StructField(c, StringType(), True, {NUMERIC_TEXT: True} if c in numeric else {})
+            for c in sample.columns
+        ]
+    )

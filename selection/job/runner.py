@@ -109,6 +109,7 @@ def run(
             normalize=scores.normalize,
             corrupt_column=predictions.corrupt_column,
             feature_columns=features,
+            separator=predictions.separator,
         )
         observed = checks.attach(df)
         if predictions.corrupt_column:
@@ -151,7 +152,8 @@ def run(
             dup_count, example = duplicate_ids(rows, id_field)
             raise_on_duplicates(dup_count, example, id_field, "the selected rows")
         else:
-            dup_count, example = duplicate_ids(observed.select(id_field), id_field)
+            # The un-observed input: its id column alone, not the observed plan with every score.
+            dup_count, example = duplicate_ids(df.select(id_field), id_field)
             raise_on_duplicates(dup_count, example, id_field, "the input")
         facts.update(
             input_rows=input_rows,

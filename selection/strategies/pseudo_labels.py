@@ -9,6 +9,7 @@ from pyspark.sql import functions as F
 
 from selection.engine.ranking import RANK_BUCKETS, rank_all, rank_top_n
 from selection.engine.scores import ScoreSpec, confidence, pseudo_label
+from selection.engine.values import ascending_id
 from selection.errors import SelectionParamError
 from selection.names import (
     CONFIDENCE,
@@ -61,8 +62,8 @@ def with_pseudo_labels(scores: ScoreSpec = PseudoLabelParams.scores) -> Transfor
     return transform
 
 
-def _order(id_col: str) -> list[Column]:
-    return [F.col(CONFIDENCE).desc(), F.col(id_col).asc()]
+def _order(df: DataFrame, id_col: str) -> list[Column]:
+    return [F.col(CONFIDENCE).desc(), *ascending_id(df, id_col)]
 
 
 def _finish(ranked: DataFrame, input_columns: list[str]) -> DataFrame:
@@ -95,9 +96,9 @@ def select_confidence_threshold(df: DataFrame, params: ConfidenceThreshold) -> D
     scored = df.transform(with_pseudo_labels(params.scores))
     kept = scored.filter(F.col(CONFIDENCE) >= F.lit(float(params.threshold)))
     if params.max_samples > 0:
-        ranked = rank_top_n(kept, _order(params.id_col), params.max_samples)
+        ranked = rank_top_n(kept, _order(df, params.id_col), params.max_samples)
     else:
-        ranked = rank_all(kept, _order(params.id_col), _confidence_bucket(params.threshold))
+        ranked = rank_all(kept, _order(df, params.id_col), _confidence_bucket(params.threshold))
     return _finish(ranked, df.columns)
 
 
@@ -125,7 +126,7 @@ def top_k_per_class(
 
 def select_top_k_per_class(df: DataFrame, params: TopKPerClass) -> DataFrame:
     scored = df.transform(with_pseudo_labels(params.scores))
-    order = _order(params.id_col)
+    order = _order(df, params.id_col)
     # Spark 3.5 plans `row_number() <= k` as a partial WindowGroupLimit before the shuffle,
     # so each task ships at most k rows per class (while k <= windowGroupLimitThreshold).
     window = Window.partitionBy(PSEUDO_LABEL).orderBy(*order)

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from selection.engine.ranking import rank_top_n
 from selection.engine.scores import ScoreSpec
 from selection.engine.scores import uncertainty as uncertainty_score
+from selection.engine.values import ascending_id
 from selection.names import (
     DATA_SOURCE,
     DATA_SOURCE_AL,
@@ -59,7 +60,7 @@ def uncertainty(
 
 def select_uncertainty(df: DataFrame, params: Uncertainty) -> DataFrame:
     scored = df.transform(with_uncertainty(params.mode, params.scores))
-    order = [F.col(UNCERTAINTY_SCORE).desc(), F.col(params.id_col).asc()]
+    order = [F.col(UNCERTAINTY_SCORE).desc(), *ascending_id(df, params.id_col)]
     ranked = rank_top_n(scored, order, params.batch_size)
     out = ranked.withColumn(DATA_SOURCE, F.lit(DATA_SOURCE_AL))
     return out.select(*df.columns, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)

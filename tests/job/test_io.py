@@ -4,8 +4,10 @@ import gzip
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
+from selection.engine.values import NUMERIC_TEXT
 from selection.errors import SelectionConfigError, SelectionInputError
 from selection.job.io import check_uri, list_data_files, read_predictions, redact
 
@@ -19,18 +21,47 @@ def _write(path: Path, text: str) -> Path:
 HEADER = "id,label,note,f0,prob_class_0,prob_class_1\n"
 
 
-def test_csv_types_come_from_a_sample_of_the_first_file(
+def _numeric(df: DataFrame) -> list[str]:
+    return [f.name for f in df.schema.fields if f.metadata.get(NUMERIC_TEXT)]
+
+
+def test_csv_columns_are_text_and_numbers_are_marked_from_a_sample(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     _write(tmp_path / "a.csv", HEADER + "1,0,x,1,0.2,0.8\n2,1,y,2.5,0.6,0.4\n")
     _write(tmp_path / "b.csv", HEADER + "3,1,z,3,1,0\n")
     got = read_predictions(spark, str(tmp_path), id_field="id", label_field="label")
-    types = dict(got.df.dtypes)
-    assert (types["id"], types["label"], types["note"]) == ("bigint", "bigint", "string")
-    assert types["f0"] == types["prob_class_0"] == "double"
+    assert {t for c, t in got.df.dtypes} == {"string"}
+    # The id and label are identifiers and targets, never numbers to compute with.
+    assert _numeric(got.df) == ["f0", "prob_class_0", "prob_class_1"]
     assert got.corrupt_column == "_corrupt_record"
-    assert got.df.count() == 3
+    rows = got.df.drop("_corrupt_record").collect()
+    assert [tuple(r) for r in rows] == [
+        ("1", "0", "x", "1", "0.2", "0.8"),
+        ("2", "1", "y", "2.5", "0.6", "0.4"),
+        ("3", "1", "z", "3", "1", "0"),
+    ]
     assert [f.path.rsplit("/", 1)[1] for f in got.files] == ["a.csv", "b.csv"]
+    assert got.separator == ","
+
+
+def test_a_column_with_text_or_nothing_in_the_sample_is_not_numeric(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    lines = [f"{i},{'n/a' if i == 3 else '1e-3'},,{i}.5,+1" for i in range(1, 6)]
+    _write(tmp_path / "a.csv", "id,has_text,empty,late,signed\n" + "\n".join(lines) + "\n")
+    df = read_predictions(spark, str(tmp_path / "a.csv"), id_field="id").df
+    assert _numeric(df) == ["late", "signed"]
+
+
+def test_text_past_the_sample_is_kept_as_written(spark: SparkSession, tmp_path: Path) -> None:
+    numbers = [f"{i},{i / 10_000:.6f}" for i in range(1, 2_500)]
+    _write(tmp_path / "a.csv", "id,x\n" + "\n".join([*numbers, "02500,n/a"]) + "\n")
+    df = read_predictions(spark, str(tmp_path / "a.csv"), id_field="id").df
+    assert _numeric(df) == ["x"]  # the sample holds only numbers
+    last = df.filter(F.col("id") == "02500").collect()
+    assert [(r["id"], r["x"], r["_corrupt_record"]) for r in last] == [("02500", "n/a", None)]
+    assert df.filter(F.col("id") == "1").first()["x"] == "0.000100"  # type: ignore[index]
 
 
 def test_non_integral_ids_are_read_as_text(spark: SparkSession, tmp_path: Path) -> None:
@@ -45,6 +76,7 @@ def test_tsv_and_gzip_are_recognised(spark: SparkSession, tmp_path: Path) -> Non
         handle.write("id\tprob_class_0\tprob_class_1\n1\t0.5\t0.5\n2\t0.1\t0.9\n")
     got = read_predictions(spark, str(tmp_path), id_field="id")
     assert got.format == "tsv"
+    assert got.separator == "\t"
     assert got.df.count() == 2
 
 
@@ -69,6 +101,9 @@ def test_parquet_directories_are_read(spark: SparkSession, tmp_path: Path) -> No
     assert got.format == "parquet"
     assert got.corrupt_column is None
     assert got.df.count() == 5
+    # Parquet keeps its types, decimals included.
+    types = dict(got.df.dtypes)
+    assert types == {"id": "bigint", "prob_class_0": "decimal(1,1)", "prob_class_1": "decimal(1,1)"}
 
 
 @pytest.mark.parametrize(
