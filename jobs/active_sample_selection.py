@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 from pyspark.sql import SparkSession
 
 from selection.errors import SelectionError, SelectionInputError
-from selection.job.config import ENV_VARS, OPTIONAL_ENV_VARS, job_params_from_env
+from selection.job.config import ENV_VARS, OPTIONAL_ENV_VARS, in_job_terms, job_params_from_env
 from selection.names import (
     CONTAINER_INPUT_PATHS,
     CONTAINER_OUTPUT_PATHS,
@@ -145,7 +145,7 @@ def main(
         )
         run(session, params, paths, job_type=args.job_type, overwrite=args.overwrite)
     except SelectionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {in_job_terms(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # Spark and I/O failures: one line, the trace only at DEBUG
         log.debug("job failed", exc_info=True)

@@ -42,7 +42,7 @@ def resolve_feature_columns(
     label_col: str = "",
     score_cols: Sequence[str] = (),
 ) -> list[str]:
-    """FEATURE_FIELDS if given, else the `emb_*` columns, else numeric non-id/label/score ones.
+    """`feature_fields` if given, else the `emb_*` columns, else numeric non-id/label/score ones.
 
     CSV/TSV columns are text: numeric there means the reader's sample found only numbers.
     """
@@ -52,10 +52,10 @@ def resolve_feature_columns(
         for name in chosen:
             if name not in types:
                 raise SelectionInputError(
-                    f"feature column '{name}' (FEATURE_FIELDS) is not in the input; columns are: "
+                    f"feature column '{name}' (features=) is not in the input; columns are: "
                     + ", ".join(df.columns)
                 )
-        source = "FEATURE_FIELDS"
+        source = "features="
     else:
         chosen = [c for c in df.columns if c.startswith(EMBEDDING_PREFIX)]
         source = f"{EMBEDDING_PREFIX}* columns"
@@ -74,7 +74,7 @@ def resolve_feature_columns(
             )
     if not chosen:
         raise SelectionInputError(
-            "no feature columns for diversity/badge: set FEATURE_FIELDS to a comma list of numeric "
+            "no feature columns for diversity/badge: set features= to a list of numeric "
             f"columns, or name them '{EMBEDDING_PREFIX}*'"
         )
     return chosen

@@ -42,7 +42,7 @@ class ScoreSpec:
         if self.single:
             if self.single not in df.columns:
                 raise SelectionInputError(
-                    f"score column '{self.single}' (SCORE_FIELD) is not in the input; "
+                    f"score column '{self.single}' (ScoreSpec(single=...)) is not in the input; "
                     f"columns are: {', '.join(df.columns)}"
                 )
             found = {1: self.single}
@@ -56,8 +56,8 @@ class ScoreSpec:
             if len(found) < 2:
                 raise SelectionInputError(
                     f"need at least two probability columns named '{self.prefix}<i>' "
-                    f"(found {len(found)}); set SCORE_FIELD_PREFIX, or SCORE_FIELD for a single "
-                    "binary score"
+                    f"(found {len(found)}); set ScoreSpec(prefix=...), or ScoreSpec(single=...) "
+                    "for a single binary score"
                 )
             missing = sorted(set(range(max(found) + 1)) - set(found))
             if missing:

@@ -201,6 +201,21 @@ JOB_TYPE_BY_FAMILY: dict[Family, str] = {
 }
 
 
+# How library errors spell the arguments that the job sets through a variable.
+_LIBRARY_SPELLING: dict[str, str] = {
+    "ScoreSpec(prefix=...)": "SCORE_FIELD_PREFIX",
+    "ScoreSpec(single=...)": "SCORE_FIELD",
+    "features=": "FEATURE_FIELDS",
+}
+
+
+def in_job_terms(message: str) -> str:
+    """A library error's message with each argument it names spelled as the job's variable."""
+    for library, variable in _LIBRARY_SPELLING.items():
+        message = message.replace(library, variable)
+    return message
+
+
 def family_of(strategy: Strategy) -> Family:
     return Family.SSL if strategy in SSL_STRATEGIES else Family.ACTIVE_LEARNING
 

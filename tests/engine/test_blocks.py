@@ -72,11 +72,11 @@ def test_emb_columns_are_the_default(spark: SparkSession) -> None:
 @pytest.mark.parametrize(
     ("fields", "extra", "message"),
     [
-        (["a", "missing"], None, "feature column 'missing' (FEATURE_FIELDS) is not in the input"),
+        (["a", "missing"], None, "feature column 'missing' (features=) is not in the input"),
         (
             ["a", "name"],
             None,
-            "feature column 'name' (FEATURE_FIELDS) is not numeric (type string)",
+            "feature column 'name' (features=) is not numeric (type string)",
         ),
         ([], StructField("emb_x", StringType()), "feature column 'emb_x' (emb_* columns) is not"),
     ],

@@ -89,7 +89,7 @@ def test_uncertainty_dispatches_by_mode_name(spark: SparkSession) -> None:
         (["prob_class_0"], ScoreSpec(), "need at least two probability columns"),
         (["prob_class_0", "prob_class_2"], ScoreSpec(), "'prob_class_1' is missing"),
         (["p_0", "p_1"], ScoreSpec(), "found 0"),
-        (["x"], ScoreSpec(single="score"), "score column 'score' (SCORE_FIELD)"),
+        (["x"], ScoreSpec(single="score"), "score column 'score' (ScoreSpec(single=...))"),
     ],
 )
 def test_score_column_contract(

@@ -197,6 +197,34 @@ def test_config_error_exits_2_without_output(
     assert output_is_absent(out, meta)
 
 
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"SELECTION_STRATEGY": "diversity", "FEATURE_FIELDS": "f0,nope"},
+            "error: feature column 'nope' (FEATURE_FIELDS) is not in the input",
+        ),
+        (
+            {"SELECTION_STRATEGY": "uncertainty", "SCORE_FIELD_PREFIX": "p_"},
+            "set SCORE_FIELD_PREFIX, or SCORE_FIELD for a single binary score",
+        ),
+    ],
+)
+def test_library_errors_name_the_variable_in_the_job(
+    spark: SparkSession,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    expected: str,
+) -> None:
+    source = write_csv_parts(tmp_path / "in", ROWS[:20], parts=1)
+    code, out, meta = _run(spark, tmp_path, source, env)
+    assert code == 3
+    err = capsys.readouterr().err.strip()
+    assert expected in err and "=)" not in err and "ScoreSpec" not in err
+    assert output_is_absent(out, meta)
+
+
 def test_every_contract_variable_has_a_flag() -> None:
     flags = {a for action in build_parser()._actions for a in action.option_strings}
     assert {v.flag for v in ENV_VARS} <= flags
