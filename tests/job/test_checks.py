@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from selection.engine.scores import ScoreSpec
+from selection.engine.values import NUMERIC_TEXT
 from selection.errors import SelectionInputError
 from selection.job.checks import DataChecks, check_schema, duplicate_ids, raise_on_duplicates
 
@@ -73,3 +75,85 @@ def test_duplicate_ids_are_counted_with_an_example(spark: SparkSession) -> None:
     assert (count, example) == (2, "b")
     with pytest.raises(SelectionInputError, match="2 id\\(s\\) occur more than once in the input"):
         raise_on_duplicates(count, example, "id", "the input")
+
+
+def _jobs(spark: SparkSession) -> int:
+    return len(spark.sparkContext.statusTracker().getJobIdsForGroup(None))
+
+
+def test_clean_rows_cost_no_scan_of_their_own(spark: SparkSession) -> None:
+    df = spark.createDataFrame(
+        [("a", 0.3, 0.7), ("b", 1.0, 0.0)], "id string, prob_class_0 double, prob_class_1 double"
+    )
+    checks = _checks(df)
+    checks.attach(df).agg(F.count(F.lit(1))).collect()
+    before = _jobs(spark)
+    assert checks.verify() == 2
+    assert _jobs(spark) == before  # the two observed aggregates said it all
+
+
+def test_a_flagged_row_that_breaks_no_rule_passes(spark: SparkSession) -> None:
+    # Finite features whose sum overflows: the cheap flag fires, the exact count clears it.
+    df = spark.createDataFrame(
+        [("a", 0.5, 0.5, 1.7e308, 1.7e308)],
+        "id string, prob_class_0 double, prob_class_1 double, f0 double, f1 double",
+    )
+    spec = ScoreSpec()
+    checks = DataChecks(
+        id_field="id",
+        score_names=spec.columns(df),
+        raw_scores=spec.raw(df),
+        tolerance=0.001,
+        normalize=False,
+        feature_columns=["f0", "f1"],
+    )
+    checks.attach(df).agg(F.count(F.lit(1))).collect()
+    assert checks.verify() == 1
+
+
+def _text(spark: SparkSession, rows: list[tuple], names: list[str]) -> DataFrame:
+    numeric = {NUMERIC_TEXT: True}
+    schema = StructType(
+        [StructField(n, StringType(), True, {} if n == "id" else numeric) for n in names]
+    )
+    return spark.createDataFrame(rows, schema)
+
+
+def test_text_that_is_no_number_is_counted_with_its_column_id_and_line(
+    spark: SparkSession,
+) -> None:
+    names = ["id", "prob_class_0", "prob_class_1", "f0"]
+    rows = [("1", "0.5", "0.5", "1e3"), ("b", "0.5", "0.5", "x"), ("a", "0.2", "NA", "1")]
+    df = _text(spark, rows, names)
+    spec = ScoreSpec()
+    checks = DataChecks(
+        id_field="id",
+        score_names=spec.columns(df),
+        raw_scores=spec.raw(df),
+        tolerance=0.001,
+        normalize=False,
+        feature_columns=["f0"],
+        separator="\t",
+    )
+    checks.attach(df).agg(F.count(F.lit(1))).collect()
+    with pytest.raises(SelectionInputError) as info:
+        checks.verify()
+    message = str(info.value)
+    assert message.startswith("2 input line(s) do not parse")
+    assert "column 'prob_class_1' holds 'NA', which is not a number" in message
+    assert "e.g. id 'a' in line 'a\\t0.2\\tNA\\t1'" in message
+
+
+def test_a_thousand_score_columns_are_checked_exactly(spark: SparkSession) -> None:
+    classes = 1000
+    good = [1.0 / classes] * classes
+    bad = [2.0] + [0.0] * (classes - 1)
+    df = spark.createDataFrame(
+        [("ok", good), ("z", bad), ("y", bad)], "id string, p array<double>"
+    ).select("id", *[F.col("p")[c].alias(f"prob_class_{c}") for c in range(classes)])
+    checks = _checks(df)
+    checks.attach(df).agg(F.count(F.lit(1))).collect()
+    with pytest.raises(
+        SelectionInputError, match=r"^2 row\(s\) have a score outside \[0, 1\].*'y'"
+    ):
+        checks.verify()
