@@ -153,7 +153,8 @@ def iter_blocks(rows: Iterable[Any], d: int, c: int = 0, size: int = CHUNK_ROWS)
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """Rows scaled to norm 1 (cosine metric); all-zero rows stay zero."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    scaled: np.ndarray = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    return scaled
 
 
 def prepare_features(x: np.ndarray, metric: Metric | str) -> np.ndarray:

@@ -188,7 +188,10 @@ class DataChecks:
     def verify(self) -> int:
         """Raise on the first violated rule; return the number of input rows."""
         m = self.results()
-        example = lambda key: m.get(key + "_example")  # noqa: E731
+
+        def example(key: str) -> Any:
+            return m.get(key + "_example")
+
         if m.get("corrupt"):
             shown = example("corrupt")
             hint = ""

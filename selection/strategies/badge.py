@@ -65,7 +65,7 @@ def sq_dists(a: np.ndarray, h: np.ndarray, ca: np.ndarray, ch: np.ndarray) -> np
     """||g_i - g_c||^2 for rows i and centres c, from the factors only: an (m, k) matrix."""
     row = np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", h, h)
     cen = np.einsum("ij,ij->i", ca, ca) * np.einsum("ij,ij->i", ch, ch)
-    d2 = row[:, None] + cen[None, :] - 2.0 * (a @ ca.T) * (h @ ch.T)
+    d2: np.ndarray = row[:, None] + cen[None, :] - 2.0 * (a @ ca.T) * (h @ ch.T)
     # A row's distance to itself comes out as rounding noise, not 0; noise must not be sampled.
     d2[d2 <= 1e-12 * (row[:, None] + cen[None, :])] = 0.0
     return d2
