@@ -26,6 +26,11 @@ NUMERIC_TEXT = "selection.numeric_text"
 PLAIN_INT = r"^(0|-?[1-9][0-9]{0,37})$"
 
 
+def column(name: str) -> Column:
+    """The column called `name`, whatever it holds (`a.b` is a name here, not a struct field)."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
 def is_numeric(field: StructField) -> bool:
     """A numeric column, or a text column the reader found to hold numbers."""
     if isinstance(field.dataType, NumericType):

@@ -19,7 +19,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
-from selection.engine.values import all_of, any_of, is_text, not_a_number, total
+from selection.engine.values import all_of, any_of, column, is_text, not_a_number, total
 from selection.errors import SelectionInputError
 from selection.names import (
     CONFIDENCE,
@@ -117,7 +117,7 @@ class DataChecks:
             conditions["corrupt"] = F.col(self.corrupt_column).isNotNull()
         text = self._text_columns()
         if text:
-            conditions["bad_number"] = F.exists(F.array(*text), not_a_number)
+            conditions["bad_number"] = F.exists(F.array(*[column(c) for c in text]), not_a_number)
         conditions["null_id"] = ident.isNull()
         conditions["bad_score"] = bad_score
         conditions["out_of_range"] = ~bad_score & F.exists(scores, lambda p: (p < 0) | (p > 1))
@@ -146,10 +146,10 @@ class DataChecks:
                 # The example row itself, and which of its columns does not parse.
                 first_bad = F.call_function(
                     "array_position",
-                    F.transform(F.array(*self._text_columns()), not_a_number),
+                    F.transform(F.array(*[column(c) for c in self._text_columns()]), not_a_number),
                     F.lit(True),
                 )
-                line = F.array(*[F.col(c).cast("string") for c in self._line_columns()])
+                line = F.array(*[column(c).cast("string") for c in self._line_columns()])
                 row = F.struct(line.alias("v"), first_bad.alias("at"))
                 metrics.append(F.min_by(row, F.when(condition, shown_id)).alias("bad_number_row"))
         return metrics

@@ -3,13 +3,15 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from selection.engine.values import NUMERIC_TEXT
 from selection.errors import SelectionConfigError, SelectionInputError
-from selection.job.io import check_uri, list_data_files, read_predictions, redact
+from selection.job.io import MAX_COLUMNS, check_uri, list_data_files, read_predictions, redact
 
 
 def _write(path: Path, text: str) -> Path:
@@ -52,6 +54,14 @@ def test_a_column_with_text_or_nothing_in_the_sample_is_not_numeric(
     _write(tmp_path / "a.csv", "id,has_text,empty,late,signed\n" + "\n".join(lines) + "\n")
     df = read_predictions(spark, str(tmp_path / "a.csv"), id_field="id").df
     assert _numeric(df) == ["late", "signed"]
+
+
+def test_column_names_with_dots_and_backticks_are_names(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    _write(tmp_path / "a.csv", "id,a.b,x`y,prob_class_0,prob_class_1\n1,0.5,t,0.5,0.5\n")
+    df = read_predictions(spark, str(tmp_path / "a.csv"), id_field="id").df
+    assert _numeric(df) == ["a.b", "prob_class_0", "prob_class_1"]
 
 
 def test_text_past_the_sample_is_kept_as_written(spark: SparkSession, tmp_path: Path) -> None:
@@ -142,3 +152,18 @@ def test_redact_strips_credentials() -> None:
     shown = redact("s3a://AKIAEXAMPLE:secretkey@bucket/prefix/data.csv")
     assert shown == "s3a://bucket/prefix/data.csv"
     assert redact("s3://bucket/k") == "s3://bucket/k"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_inputs_wider_than_the_job_reads_are_refused_up_front(
+    spark: SparkSession, tmp_path: Path, fmt: str
+) -> None:
+    names = ["id"] + [f"prob_class_{c}" for c in range(MAX_COLUMNS)]
+    if fmt == "csv":
+        _write(tmp_path / "a.csv", ",".join(names) + "\n" + ",".join(["1"] * len(names)) + "\n")
+    else:
+        pq.write_table(pa.table({n: [0.5] for n in names}), str(tmp_path / "a.parquet"))
+    with pytest.raises(
+        SelectionInputError, match="the input has 5,001 columns, more than the 5,000"
+    ):
+        read_predictions(spark, str(tmp_path), id_field="id")
