@@ -58,6 +58,14 @@ PART = "_sel_part"
 BLOB = "_sel_block"
 CHUNK_ROWS = 65_536  # rows converted at a time, bounding the Python objects alive at once
 GROUP_ROWS = 65_536  # rows a strategy works on at once: their float32 features fit a cache
+# Bytes per cached item. A 1 GB heap has 1 MB G1 regions, and an object over half a region
+# takes whole regions while the block manager counts its bytes: cached items of 0.6-9 MB ran
+# the heap out at 5M rows. Items of 256 kB are ordinary objects, counted as they are.
+CACHE_ITEM_BYTES = 256 * 1024
+# Python RDDs are cached as pickled bytes. From MEMORY_AND_DISK, a block read back from disk
+# is first copied whole into the heap (a partition: 72 MB for BADGE at 5M rows), which ran a
+# 1 GB driver out of memory; DISK_ONLY streams it. The OS page cache keeps it in memory anyway.
+CACHE_LEVEL = StorageLevel.DISK_ONLY
 # Spark conf naming the row transfer: auto (the default), rows or arrow; see `row_transfer`.
 ROW_TRANSFER_CONF = "spark.selection.rowTransfer"
 # P, the partitions of the hash shuffle: one per 128 MB of input (Spark's default split size),
@@ -168,10 +176,13 @@ def _finish(ids: np.ndarray, keys: np.ndarray, values: np.ndarray, d: int) -> Bl
 
 
 def _chunk_to_block(rows: list[Any], d: int, c: int) -> Block:
-    ids = id_array([r[1] for r in rows])
-    keys = np.array([r[0] for r in rows], dtype=np.int64).view(np.uint64)
+    # Plain tuples first: Row's own __getitem__ is Python code, and indexing rows through it
+    # cost twice the rest of the conversion.
+    tuples = list(map(tuple, rows))
+    ids = id_array([r[1] for r in tuples])
+    keys = np.array([r[0] for r in tuples], dtype=np.int64).view(np.uint64)
     # dtype float64 turns None into NaN, so nulls are caught with NaN and inf.
-    values = np.array([r[2 : 2 + d + c] for r in rows], dtype=np.float64).reshape(len(rows), d + c)
+    values = np.array([r[2:] for r in tuples], dtype=np.float64).reshape(len(rows), d + c)
     return _finish(ids, keys, values, d)
 
 
@@ -225,6 +236,15 @@ def split_groups(block: Block, size: int = GROUP_ROWS, at_least: int = 1) -> lis
     count = min(m, max(-(-m // size), at_least))
     bounds = [m * i // count for i in range(count + 1)] if count else []
     return [block.take(slice(lo, hi)) for lo, hi in itertools.pairwise(bounds)]
+
+
+def cache_items(block: Block, row_bytes: int) -> list[Block]:
+    """`block` in consecutive items of about CACHE_ITEM_BYTES, the unit a cached RDD stores;
+    `row_bytes` is what one row of the item takes (object ids count 64 bytes)."""
+    if block.ids.dtype == object:
+        row_bytes += 64
+    rows = max(64, CACHE_ITEM_BYTES // max(1, row_bytes))
+    return [block.take(slice(s, s + rows)) for s in range(0, len(block), rows)]
 
 
 def _pieces(block: Block, parts: int) -> Iterator[tuple[int, Block]]:
@@ -348,7 +368,7 @@ def cache_with_summaries(
     """
     summaries = rdd.context.accumulator({}, _BySplit())
     cached = rdd.mapPartitionsWithIndex(partial(_summarised, task=task, summaries=summaries))
-    cached.persist(StorageLevel.MEMORY_AND_DISK)
+    cached.persist(CACHE_LEVEL)
     cached._jrdd.count()
     found = summaries.value
     if len(found) != cached.getNumPartitions():  # cannot happen unless a task lost its update

@@ -26,6 +26,7 @@ from selection.engine.blocks import (
     TILE,
     Block,
     as_float,
+    cache_items,
     cache_with_summaries,
     exclude_labeled,
     fetch_selected,
@@ -34,7 +35,6 @@ from selection.engine.blocks import (
     partition_count,
     prepare_features,
     raise_on_bad_rows,
-    split_groups,
     tile_rows,
 )
 from selection.engine.scores import ScoreSpec
@@ -82,7 +82,7 @@ def _tolerance(c: int, d: int) -> float:
 
 @dataclass(frozen=True)
 class GradientBlock:
-    """One group of rows as BADGE sees them: the factors a and h of g = a (x) h (float64),
+    """Rows as BADGE sees them: the factors a and h of g = a (x) h (float64),
     each row's squared distance to its nearest candidate so far (float32, inf before the first
     centre) and that candidate's index in the driver's candidate list (-1 before)."""
 
@@ -166,76 +166,120 @@ class RoundSummary:
     draws: Draws
 
 
-def _measure(block: GradientBlock, centres: Centres) -> GradientBlock:
+@dataclass(frozen=True)
+class _Operands:
+    """Centres in the form the float32 kernel takes: -2a and h as (factors, centres) matrices
+    and |g|^2; prepared once per task."""
+
+    a: np.ndarray
+    h: np.ndarray
+    norms: np.ndarray
+    offset: int
+
+    @staticmethod
+    def of(centres: Centres) -> _Operands:
+        a, h = centres.a, centres.h
+        norms = np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", h, h)
+        return _Operands(
+            np.ascontiguousarray((a * -2.0).T, dtype=np.float32),
+            np.ascontiguousarray(h.T, dtype=np.float32),
+            norms.astype(np.float32),
+            centres.offset,
+        )
+
+
+def _measure(block: GradientBlock, centres: _Operands) -> GradientBlock:
     """`block` with each row's D^2 and nearest candidate updated for `centres` (float32)."""
-    if len(block) == 0 or len(centres.a) == 0:
+    k = centres.a.shape[1]
+    if len(block) == 0 or k == 0:
         return block
     a32, h32 = block.a.astype(np.float32), block.h.astype(np.float32)
     rn = np.einsum("ij,ij->i", a32, a32) * np.einsum("ij,ij->i", h32, h32)
-    ca = (centres.a * -2.0).astype(np.float32)
-    ch = centres.h.astype(np.float32)
-    cn = (
-        np.einsum("ij,ij->i", centres.a, centres.a) * np.einsum("ij,ij->i", centres.h, centres.h)
-    ).astype(np.float32)
     tol = np.float32(_tolerance(a32.shape[1], h32.shape[1]))
     d2, nearest = block.d2.copy(), block.nearest.copy()
-    step = tile_rows(len(ca))
+    step = min(tile_rows(k), len(block))
+    # Tiles reused across the loop: fresh 1 MB arrays would be fresh pages every time.
+    tile, other = np.empty((step, k), np.float32), np.empty((step, k), np.float32)
     for s in range(0, len(block), step):
-        tile = a32[s : s + step] @ ca.T
-        tile *= h32[s : s + step] @ ch.T
-        tile += cn
-        near = np.argmin(tile, axis=1)
-        row_n = rn[s : s + step]
-        value = tile[np.arange(len(tile)), near] + row_n
+        n = min(step, len(block) - s)
+        np.matmul(a32[s : s + n], centres.a, out=tile[:n])
+        np.matmul(h32[s : s + n], centres.h, out=other[:n])
+        np.multiply(tile[:n], other[:n], out=tile[:n])
+        tile[:n] += centres.norms
+        near = np.argmin(tile[:n], axis=1)
+        row_n = rn[s : s + n]
+        value = tile[np.arange(n), near] + row_n
         # A row's distance to itself comes out as rounding noise, not 0; noise must not be drawn.
-        value[value <= tol * (row_n + cn[near])] = 0.0
-        better = value < d2[s : s + step]
-        d2[s : s + step][better] = value[better]
-        nearest[s : s + step][better] = near[better] + centres.offset
+        value[value <= tol * (row_n + centres.norms[near])] = 0.0
+        better = value < d2[s : s + n]
+        d2[s : s + n][better] = value[better]
+        nearest[s : s + n][better] = near[better] + centres.offset
     return replace(block, d2=d2, nearest=nearest)
 
 
-def _draw(block: GradientBlock, *, ell: int, stream: int, excluded: np.ndarray) -> Draws:
-    """The group's `ell` best rows for D^2-weighted sampling without replacement.
+def _in_sorted(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """np.isin for a sorted second array, without re-sorting it on every call."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return np.asarray(sorted_values[at] == values)
+
+
+def _draw(
+    block: GradientBlock, *, ell: int, stream: int, excluded: np.ndarray, floor: float
+) -> Draws:
+    """The rows of `block` that can be among the `ell` best for D^2-weighted sampling without
+    replacement, given `floor`: the key of the ell-th best row at D^2 > 0 seen so far.
 
     Efraimidis-Spirakis: key = ln(u) / D^2, keep the largest. The global top ell is the top ell
     of the per-partition tops, so one pass per round draws exactly ell rows. Rows at D^2 = 0
     rank last, so they only fill a shortfall; candidates are never drawn again.
     """
-    u = uniforms(block.keys, stream)
     d2 = block.d2.astype(np.float64)
-    weighted = (d2 > 0) & np.isfinite(d2)
-    score = np.where(weighted, np.log(u) / np.where(weighted, d2, 1.0), u)
-    allowed = np.flatnonzero(~np.isin(block.keys, excluded))
-    order = allowed[np.lexsort((block.keys[allowed], -score[allowed], ~weighted[allowed]))][:ell]
+    weighted = np.flatnonzero((d2 > 0) & np.isfinite(d2))
+    if len(weighted) >= ell or floor > -math.inf:
+        # Enough rows at D^2 > 0: the others cannot be drawn.
+        score = np.log(uniforms(block.keys[weighted], stream)) / d2[weighted]
+        keep = score >= floor
+        rows, score = weighted[keep], score[keep]
+        fresh = ~_in_sorted(block.keys[rows], excluded)
+        rows, score = rows[fresh], score[fresh]
+        order = np.lexsort((block.keys[rows], -score))[:ell]
+        rows, score, is_weighted = rows[order], score[order], np.ones(len(order), dtype=bool)
+    else:
+        u = uniforms(block.keys, stream)
+        is_weighted = (d2 > 0) & np.isfinite(d2)
+        score = np.where(is_weighted, np.log(u) / np.where(is_weighted, d2, 1.0), u)
+        allowed = np.flatnonzero(~_in_sorted(block.keys, excluded))
+        order = np.lexsort((block.keys[allowed], -score[allowed], ~is_weighted[allowed]))
+        rows = allowed[order][:ell]
+        score, is_weighted = score[rows], is_weighted[rows]
     return Draws(
-        weighted[order], score[order], block.keys[order], block.ids[order],
-        block.a[order], block.h[order],
-    )  # fmt: skip
+        is_weighted, score, block.keys[rows], block.ids[rows], block.a[rows], block.h[rows]
+    )
 
 
-def _gradient_groups(partition: Iterable[Block], *, metric: str) -> Iterator[Any]:
-    """Executor side: a partition's rows -> its summary, then its groups of (a, h) for the cache."""
+def _gradient_rows(partition: Iterable[Block], *, metric: str) -> Iterator[Any]:
+    """Executor side: a partition's rows -> its summary, then its rows as (a, h) for the cache."""
     for block in partition:
-        groups = []
-        for g in split_groups(block):
-            groups.append(
-                GradientBlock(
-                    g.ids,
-                    g.keys,
-                    gradient_factors(g.p),
-                    prepare_features(g.x, metric),
-                    np.full(len(g), np.inf, dtype=np.float32),
-                    np.full(len(g), -1, dtype=np.int32),
-                )
+        items = [
+            GradientBlock(
+                g.ids,
+                g.keys,
+                gradient_factors(g.p),
+                prepare_features(g.x, metric),
+                np.full(len(g), np.inf, dtype=np.float32),
+                np.full(len(g), -1, dtype=np.int32),
             )
-        yield _top_norm(groups, block)
-        yield from groups
+            for g in cache_items(block, 8 * (block.x.shape[1] + block.p.shape[1]) + 24)
+        ]
+        yield _top_norm(items, block)
+        yield from items
 
 
-def _top_norm(groups: Sequence[GradientBlock], block: Block) -> TopNorm:
+def _top_norm(items: Sequence[GradientBlock], block: Block) -> TopNorm:
     best = TopNorm(-1.0, None, np.zeros(0, np.uint64), block.p[:0], block.x[:0], 0, 0, None)
-    for g in groups:
+    for g in items:
         norms = np.einsum("ij,ij->i", g.a, g.a) * np.einsum("ij,ij->i", g.h, g.h)
         ties = np.flatnonzero(norms == norms.max())
         j = min(ties.tolist(), key=lambda i: g.ids[i])
@@ -248,20 +292,24 @@ def _top_norm(groups: Sequence[GradientBlock], block: Block) -> TopNorm:
 def _round(items: Iterable[Any], *, spec: Broadcast[RoundInput]) -> Iterator[Any]:
     """Executor side: one k-means|| round over a cached partition.
 
-    Yields the partition's summary (cost and best draws), then its groups with D^2 updated:
-    the cache of the next round.
+    Yields the partition's summary (cost and best draws), then its rows with D^2 updated: the
+    cache of the next round.
     """
     task = spec.value
-    blocks, draws, cost = [], [], 0.0
+    operands = _Operands.of(task.centres)
+    blocks, best, cost = [], _no_draws(task.centres), 0.0
     for item in items:
         if isinstance(item, GradientBlock):
-            block = _measure(item, task.centres)
+            block = _measure(item, operands)
             cost += float(block.d2.sum(dtype=np.float64))
-            draws.append(_draw(block, ell=task.ell, stream=task.stream, excluded=task.excluded))
+            full = len(best) == task.ell and bool(best.weighted[-1])
+            floor = float(best.score[-1]) if full else -math.inf
+            drawn = _draw(
+                block, ell=task.ell, stream=task.stream, excluded=task.excluded, floor=floor
+            )
+            best = Draws.best([best, drawn], task.ell)
             blocks.append(block)
-    if not draws:
-        draws.append(_no_draws(task.centres))
-    yield RoundSummary(cost, Draws.best(draws, task.ell))
+    yield RoundSummary(cost, best)
     yield from blocks
 
 
@@ -278,9 +326,10 @@ def _weigh(
     nearest to and the cost against all candidates."""
     counts = np.zeros(count, dtype=np.int64)
     cost = 0.0
+    operands = _Operands.of(centres.value)
     for item in items:
         if isinstance(item, GradientBlock) and len(item):
-            block = _measure(item, centres.value)
+            block = _measure(item, operands)
             cost += float(block.d2.sum(dtype=np.float64))
             counts += np.bincount(block.nearest, minlength=count)
     yield cost, counts
@@ -383,9 +432,9 @@ class _Candidates:
 def _oversample(
     state: Any, first: TopNorm, rounds: int, ell: int, keep: list[Broadcast[Any]]
 ) -> tuple[Any, _Candidates, Centres, list[float]]:
-    """k-means|| rounds from the first centre over the cached groups `state`.
+    """k-means|| rounds from the first centre over the cached rows `state`.
 
-    Each round caches the groups with D^2 updated and drops the previous cache. Returns the
+    Each round caches the rows with D^2 updated and drops the previous cache. Returns the
     last cache, the candidates, the centres no pass has measured yet, and each round's cost.
     """
     sc = state.context
@@ -423,7 +472,7 @@ def select_badge(
 ) -> Selected:
     """BADGE's `batch_size` rows and the k-means figures; runs its Spark jobs when called.
 
-    One scan carries (hash, id, features, scores) into Python as cached groups of (a, h); each
+    One scan carries (hash, id, features, scores) into Python as cached rows of (a, h); each
     round, the weights and the final cost read the cache; a last filtered scan fetches the
     chosen rows. Rows whose id is in `labeled` are never selected.
     """
@@ -447,14 +496,12 @@ def select_badge(
         "partitions": parts,
         "transfer": transfer,
         "passes": rounds + 4,
-        "pass_detail": "scan into cached (a, h) groups + first centre; one pass per round "
+        "pass_detail": "scan into cached (a, h) rows + first centre; one pass per round "
         "(only the previous round's draws are measured); candidate weights (the last round's "
         "draws); cost of the selection; filtered scan for the chosen rows",
     }
     keep: list[Broadcast[Any]] = []
-    state, tops = cache_with_summaries(
-        blocks, partial(_gradient_groups, metric=Metric(metric).value)
-    )
+    state, tops = cache_with_summaries(blocks, partial(_gradient_rows, metric=Metric(metric).value))
     try:
         examples = [t.bad_example for t in tops if t.bad_example is not None]
         raise_on_bad_rows(

@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame
 from selection.engine.blocks import (
     Block,
     as_float,
+    cache_items,
     cache_with_summaries,
     concat,
     error_bound,
@@ -187,7 +188,7 @@ def _coreset_partition(
 ) -> Iterator[PartitionCoresets | Block]:
     """Executor side: farthest-first to tau rows in each group of the partition.
 
-    Yields the partition's summary, then (keep_rows) its groups of prepared rows for the cache.
+    Yields the partition's summary, then (keep_rows) its prepared rows for the cache.
     """
     for block in partition:
         x = prepare_features(block.x, metric)
@@ -206,7 +207,8 @@ def _coreset_partition(
             )
         yield PartitionCoresets(coresets, block.bad_rows, block.bad_example)
         if keep_rows:
-            yield from groups
+            for group in groups:
+                yield from cache_items(group, 8 * group.x.shape[1] + 16)
 
 
 def _max_radius(items: Iterable[Any], *, centres: Broadcast[np.ndarray]) -> Iterator[float]:
