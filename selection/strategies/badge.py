@@ -3,40 +3,44 @@
 The model-agnostic embedding of a row is g = a (x) h with a = p - e_argmax(p) and h its features.
 g has C * D entries and is never built: <g_i, g_j> = <a_i, a_j> <h_i, h_j>, so a distance costs
 O(C + D). k-means++ needs a pass per centre; k-means|| (Bahmani et al., VLDB 2012) needs a few
-rounds that each add about 2k rows drawn in proportion to D^2, then weighted k-means++ over those
-candidates on the driver. The output must be real rows, so there is no Lloyd step.
+rounds that each add about k rows drawn in proportion to D^2, then weighted k-means++ over those
+candidates on the driver. Each row carries its D^2 and nearest candidate from round to round, so
+a round measures only the centres the previous one drew. The output must be real rows, so there
+is no Lloyd step.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 import numpy as np
-from pyspark import RDD, Broadcast, StorageLevel
+from pyspark import Broadcast
 from pyspark.sql import DataFrame
 
 from selection.engine.blocks import (
+    EPS32,
+    TILE,
     Block,
     as_float,
+    cache_items,
+    cache_with_summaries,
     exclude_labeled,
     fetch_selected,
-    iter_blocks,
+    hashed_blocks,
     keyed_rows,
+    partition_count,
     prepare_features,
     raise_on_bad_rows,
+    tile_rows,
 )
 from selection.engine.scores import ScoreSpec
 from selection.names import Metric, Strategy, UncertaintyMode
 from selection.params import EmbeddingParams, as_enum, at_least, param
 from selection.strategies.result import Selected, Transform
-
-Centres = tuple[np.ndarray, np.ndarray]  # (a, h) of each centre, row-aligned
-Candidate = tuple[bool, float, Any, np.ndarray, np.ndarray]  # (weighted, key, id, a, h)
-_CHUNK = 4096
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,17 +75,6 @@ def sq_dists(a: np.ndarray, h: np.ndarray, ca: np.ndarray, ch: np.ndarray) -> np
     return d2
 
 
-def nearest(a: np.ndarray, h: np.ndarray, centres: Centres) -> tuple[np.ndarray, np.ndarray]:
-    """(D^2 to the nearest centre, its index) for each row, in chunks of rows."""
-    d2 = np.zeros(len(a))
-    idx = np.zeros(len(a), dtype=np.int64)
-    for s in range(0, len(a), _CHUNK):
-        m = sq_dists(a[s : s + _CHUNK], h[s : s + _CHUNK], *centres)
-        idx[s : s + _CHUNK] = np.argmin(m, axis=1)
-        d2[s : s + _CHUNK] = m[np.arange(len(m)), idx[s : s + _CHUNK]]
-    return d2, idx
-
-
 def uniforms(keys: np.ndarray, stream: int) -> np.ndarray:
     """A seeded uniform in (0, 1) per row from its hash key (splitmix64), one stream per round."""
     z = keys.astype(np.uint64) + np.uint64((stream * _GOLDEN) % 2**64)
@@ -91,71 +84,311 @@ def uniforms(keys: np.ndarray, stream: int) -> np.ndarray:
     return ((z >> np.uint64(11)).astype(np.float64) + 0.5) / float(2**53)
 
 
-def _to_gradient_blocks(rows: Iterable[Any], *, d: int, c: int, metric: str) -> Iterator[Block]:
-    """Executor side: rows -> blocks holding h in `x` and a in `p`."""
-    for block in iter_blocks(rows, d, c):
-        block.x = prepare_features(block.x, metric)
-        block.p = gradient_factors(block.p)
-        yield block
+def _tolerance(c: int, d: int) -> float:
+    """Bound on the float32 error of ||g_i - g_c||^2 over ||g_i||^2 + ||g_c||^2.
 
-
-def _top_norm(block: Block) -> tuple[int, str | None, float, Any, np.ndarray, np.ndarray]:
-    """The block's largest ||g||^2 row (lowest id on a tie), with the block's bad-row count."""
-    if not len(block):
-        return block.bad_rows, block.bad_example, -1.0, None, block.p[:0], block.x[:0]
-    norms = np.einsum("ij,ij->i", block.p, block.p) * np.einsum("ij,ij->i", block.x, block.x)
-    ties = np.flatnonzero(norms == norms.max())
-    j = min(ties, key=lambda i: block.ids[i])
-    return block.bad_rows, block.bad_example, float(norms[j]), block.ids[j], block.p[j], block.x[j]
-
-
-def _best(cands: list[Candidate], ell: int, exclude: set[Any]) -> list[Candidate]:
-    """The ell largest (weighted, key) candidates whose id is not already a centre."""
-    cands.sort(key=lambda t: (t[0], t[1]), reverse=True)
-    return [t for t in cands if t[2] not in exclude][:ell]
-
-
-def _sample_round(
-    blocks: Iterable[Block], *, ell: int, stream: int, centres: Broadcast[Any]
-) -> Iterator[tuple[float, list[Candidate]]]:
-    """Executor side: the partition's cost and its ell best rows for D^2-weighted sampling.
-
-    Weighted sampling without replacement (Efraimidis-Spirakis): key = ln(u) / D^2, keep the
-    largest. The global top ell is the top ell of the per-partition tops, so one pass per round
-    draws exactly ell rows. Rows with D^2 = 0 rank last, so they only fill a shortfall.
+    Rounding a and h, the C- and D-term dot products, the norms and their products each lose a
+    few units of 2^-24; about 2 (C + D) + 14 units in all, and this is twice that.
     """
-    ca, ch, exclude = centres.value
-    cost, kept = 0.0, []
-    for block in blocks:
-        if not len(block):
-            continue
-        d2, _ = nearest(block.p, block.x, (ca, ch))
-        cost += float(d2.sum())
+    return 2.0 * (c + d + 8) * EPS32
+
+
+@dataclass(frozen=True)
+class GradientBlock:
+    """Rows as BADGE sees them: the factors a and h of g = a (x) h (float64),
+    each row's squared distance to its nearest candidate so far (float32, inf before the first
+    centre) and that candidate's index in the driver's candidate list (-1 before)."""
+
+    ids: np.ndarray
+    keys: np.ndarray  # uint64 seeded hashes of the ids
+    a: np.ndarray  # (m, C) p - e_argmax(p)
+    h: np.ndarray  # (m, D) features, unit rows for METRIC=cosine
+    d2: np.ndarray
+    nearest: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(frozen=True)
+class TopNorm:
+    """A partition's summary: its row of largest ||g||^2 (lowest id on a tie), its row count
+    and its bad rows. `id` is None when the partition has no row."""
+
+    norm: float
+    id: Any
+    key: np.ndarray  # its hash, a 1-element uint64 array
+    a: np.ndarray
+    h: np.ndarray
+    rows: int
+    bad_rows: int
+    bad_example: str | None
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Rows drawn by D^2-weighted sampling, best first: rows at D^2 > 0 (`weighted`) by their
+    key ln(u) / D^2, then rows at D^2 = 0 by u; hash then breaks ties."""
+
+    weighted: np.ndarray  # bool
+    score: np.ndarray  # float64
+    keys: np.ndarray  # uint64
+    ids: np.ndarray
+    a: np.ndarray
+    h: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @staticmethod
+    def best(draws: Sequence[Draws], ell: int) -> Draws:
+        """The `ell` best of all `draws`: the global top of the per-partition tops."""
+        merged = Draws(*(np.concatenate([getattr(x, f) for x in draws]) for f in _DRAW_FIELDS))
+        order = np.lexsort((merged.keys, -merged.score, ~merged.weighted))[:ell]
+        return Draws(*(getattr(merged, f)[order] for f in _DRAW_FIELDS))
+
+
+_DRAW_FIELDS = ("weighted", "score", "keys", "ids", "a", "h")
+
+
+@dataclass(frozen=True)
+class Centres:
+    """Candidates a pass measures: their factors, and the index of the first one in the
+    driver's candidate list."""
+
+    a: np.ndarray
+    h: np.ndarray
+    offset: int
+
+
+@dataclass(frozen=True)
+class RoundInput:
+    """What one k-means|| round needs on the executors."""
+
+    centres: Centres  # drawn by the previous round (the first centre for round 1)
+    excluded: np.ndarray  # sorted hash keys of every candidate so far: never drawn again
+    stream: int
+    ell: int
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    """A partition's summary of one round: its cost before drawing, and its best draws."""
+
+    cost: float
+    draws: Draws
+
+
+@dataclass(frozen=True)
+class _Operands:
+    """Centres in the form the float32 kernel takes: -2a and h as (factors, centres) matrices
+    and |g|^2; prepared once per task."""
+
+    a: np.ndarray
+    h: np.ndarray
+    norms: np.ndarray
+    offset: int
+
+    @staticmethod
+    def of(centres: Centres) -> _Operands:
+        a, h = centres.a, centres.h
+        norms = np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", h, h)
+        return _Operands(
+            np.ascontiguousarray((a * -2.0).T, dtype=np.float32),
+            np.ascontiguousarray(h.T, dtype=np.float32),
+            norms.astype(np.float32),
+            centres.offset,
+        )
+
+
+def _measure(block: GradientBlock, centres: _Operands) -> GradientBlock:
+    """`block` with each row's D^2 and nearest candidate updated for `centres` (float32)."""
+    k = centres.a.shape[1]
+    if len(block) == 0 or k == 0:
+        return block
+    a32, h32 = block.a.astype(np.float32), block.h.astype(np.float32)
+    rn = np.einsum("ij,ij->i", a32, a32) * np.einsum("ij,ij->i", h32, h32)
+    tol = np.float32(_tolerance(a32.shape[1], h32.shape[1]))
+    d2, nearest = block.d2.copy(), block.nearest.copy()
+    step = min(tile_rows(k), len(block))
+    # Tiles reused across the loop: fresh 1 MB arrays would be fresh pages every time.
+    tile, other = np.empty((step, k), np.float32), np.empty((step, k), np.float32)
+    for s in range(0, len(block), step):
+        n = min(step, len(block) - s)
+        np.matmul(a32[s : s + n], centres.a, out=tile[:n])
+        np.matmul(h32[s : s + n], centres.h, out=other[:n])
+        np.multiply(tile[:n], other[:n], out=tile[:n])
+        tile[:n] += centres.norms
+        near = np.argmin(tile[:n], axis=1)
+        row_n = rn[s : s + n]
+        value = tile[np.arange(n), near] + row_n
+        # A row's distance to itself comes out as rounding noise, not 0; noise must not be drawn.
+        value[value <= tol * (row_n + centres.norms[near])] = 0.0
+        better = value < d2[s : s + n]
+        d2[s : s + n][better] = value[better]
+        nearest[s : s + n][better] = near[better] + centres.offset
+    return replace(block, d2=d2, nearest=nearest)
+
+
+def _in_sorted(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """np.isin for a sorted second array, without re-sorting it on every call."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return np.asarray(sorted_values[at] == values)
+
+
+def _draw(
+    block: GradientBlock, *, ell: int, stream: int, excluded: np.ndarray, floor: float
+) -> Draws:
+    """The rows of `block` that can be among the `ell` best for D^2-weighted sampling without
+    replacement, given `floor`: the key of the ell-th best row at D^2 > 0 seen so far.
+
+    Efraimidis-Spirakis: key = ln(u) / D^2, keep the largest. The global top ell is the top ell
+    of the per-partition tops, so one pass per round draws exactly ell rows. Rows at D^2 = 0
+    rank last, so they only fill a shortfall; candidates are never drawn again.
+    """
+    d2 = block.d2.astype(np.float64)
+    weighted = np.flatnonzero((d2 > 0) & np.isfinite(d2))
+    if len(weighted) >= ell or floor > -math.inf:
+        # Enough rows at D^2 > 0: the others cannot be drawn.
+        score = np.log(uniforms(block.keys[weighted], stream)) / d2[weighted]
+        keep = score >= floor
+        rows, score = weighted[keep], score[keep]
+        fresh = ~_in_sorted(block.keys[rows], excluded)
+        rows, score = rows[fresh], score[fresh]
+        order = np.lexsort((block.keys[rows], -score))[:ell]
+        rows, score, is_weighted = rows[order], score[order], np.ones(len(order), dtype=bool)
+    else:
         u = uniforms(block.keys, stream)
-        weighted = d2 > 0
-        key = np.where(weighted, np.log(u) / np.where(weighted, d2, 1.0), u)
-        order = np.lexsort((key, weighted))[::-1][: ell + len(exclude)]
-        # Copies: a row view would keep its whole block alive until the partition is done.
-        kept += [
-            (bool(weighted[i]), float(key[i]), block.ids[i], block.p[i].copy(), block.x[i].copy())
-            for i in order
+        is_weighted = (d2 > 0) & np.isfinite(d2)
+        score = np.where(is_weighted, np.log(u) / np.where(is_weighted, d2, 1.0), u)
+        allowed = np.flatnonzero(~_in_sorted(block.keys, excluded))
+        order = np.lexsort((block.keys[allowed], -score[allowed], ~is_weighted[allowed]))
+        rows = allowed[order][:ell]
+        score, is_weighted = score[rows], is_weighted[rows]
+    return Draws(
+        is_weighted, score, block.keys[rows], block.ids[rows], block.a[rows], block.h[rows]
+    )
+
+
+def _gradient_rows(partition: Iterable[Block], *, metric: str) -> Iterator[Any]:
+    """Executor side: a partition's rows -> its summary, then its rows as (a, h) for the cache."""
+    for block in partition:
+        items = [
+            GradientBlock(
+                g.ids,
+                g.keys,
+                gradient_factors(g.p),
+                prepare_features(g.x, metric),
+                np.full(len(g), np.inf, dtype=np.float32),
+                np.full(len(g), -1, dtype=np.int32),
+            )
+            for g in cache_items(block, 8 * (block.x.shape[1] + block.p.shape[1]) + 24)
         ]
-        kept = _best(kept, ell, exclude)
-    yield cost, kept
+        yield _top_norm(items, block)
+        yield from items
 
 
-def _assign(
-    blocks: Iterable[Block], *, centres: Broadcast[Centres]
+def _top_norm(items: Sequence[GradientBlock], block: Block) -> TopNorm:
+    best = TopNorm(-1.0, None, np.zeros(0, np.uint64), block.p[:0], block.x[:0], 0, 0, None)
+    for g in items:
+        norms = np.einsum("ij,ij->i", g.a, g.a) * np.einsum("ij,ij->i", g.h, g.h)
+        ties = np.flatnonzero(norms == norms.max())
+        j = min(ties.tolist(), key=lambda i: g.ids[i])
+        ident = g.ids[j : j + 1].tolist()[0]
+        if norms[j] > best.norm or (norms[j] == best.norm and ident < best.id):
+            best = TopNorm(float(norms[j]), ident, g.keys[j : j + 1], g.a[j], g.h[j], 0, 0, None)
+    return replace(best, rows=len(block), bad_rows=block.bad_rows, bad_example=block.bad_example)
+
+
+def _round(items: Iterable[Any], *, spec: Broadcast[RoundInput]) -> Iterator[Any]:
+    """Executor side: one k-means|| round over a cached partition.
+
+    Yields the partition's summary (cost and best draws), then its rows with D^2 updated: the
+    cache of the next round.
+    """
+    task = spec.value
+    operands = _Operands.of(task.centres)
+    blocks, best, cost = [], _no_draws(task.centres), 0.0
+    for item in items:
+        if isinstance(item, GradientBlock):
+            block = _measure(item, operands)
+            cost += float(block.d2.sum(dtype=np.float64))
+            full = len(best) == task.ell and bool(best.weighted[-1])
+            floor = float(best.score[-1]) if full else -math.inf
+            drawn = _draw(
+                block, ell=task.ell, stream=task.stream, excluded=task.excluded, floor=floor
+            )
+            best = Draws.best([best, drawn], task.ell)
+            blocks.append(block)
+    yield RoundSummary(cost, best)
+    yield from blocks
+
+
+def _no_draws(centres: Centres) -> Draws:
+    a, h = centres.a[:0], centres.h[:0]
+    none = np.zeros(0, np.int64)
+    return Draws(np.zeros(0, bool), np.zeros(0), none.view(np.uint64), none, a, h)
+
+
+def _weigh(
+    items: Iterable[Any], *, centres: Broadcast[Centres], count: int
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """Executor side: the cost against `centres` and how many rows each centre is nearest to."""
-    counts = np.zeros(len(centres.value[0]), dtype=np.int64)
+    """Executor side: the last round's draws measured too, then how many rows each candidate is
+    nearest to and the cost against all candidates."""
+    counts = np.zeros(count, dtype=np.int64)
     cost = 0.0
-    for block in blocks:
-        if len(block):
-            d2, idx = nearest(block.p, block.x, centres.value)
-            cost += float(d2.sum())
-            counts += np.bincount(idx, minlength=len(counts))
+    operands = _Operands.of(centres.value)
+    for item in items:
+        if isinstance(item, GradientBlock) and len(item):
+            block = _measure(item, operands)
+            cost += float(block.d2.sum(dtype=np.float64))
+            counts += np.bincount(block.nearest, minlength=count)
     yield cost, counts
+
+
+def _exact_cost(
+    items: Iterable[Any], *, chosen: Broadcast[tuple[np.ndarray, np.ndarray]]
+) -> Iterator[float]:
+    """Executor side: the k-means cost of the selection over the partition's rows, in float64.
+
+    float32 tiles find each row's nearest chosen row; the distance to it is computed in
+    float64, and rows whose two nearest chosen rows float32 cannot tell apart are measured
+    against every chosen row in float64.
+    """
+    ca, ch = chosen.value
+    cn = np.einsum("ij,ij->i", ca, ca) * np.einsum("ij,ij->i", ch, ch)
+    ca32, ch32, cn32 = (ca * -2.0).astype(np.float32), ch.astype(np.float32), cn.astype(np.float32)
+    total = 0.0
+    for item in items:
+        if not isinstance(item, GradientBlock) or len(item) == 0:
+            continue
+        a, h = item.a, item.h
+        a32, h32 = a.astype(np.float32), h.astype(np.float32)
+        rn = np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", h, h)
+        tol = 2.0 * _tolerance(a.shape[1], h.shape[1]) * (rn + float(cn.max()))
+        step = tile_rows(len(ca))
+        for s in range(0, len(item), step):
+            e = min(s + step, len(item))
+            tile = a32[s:e] @ ca32.T
+            tile *= h32[s:e] @ ch32.T
+            tile += cn32
+            rows = np.arange(e - s)
+            near = np.argmin(tile, axis=1)
+            inner = np.einsum("ij,ij->i", a[s:e], ca[near])
+            inner *= np.einsum("ij,ij->i", h[s:e], ch[near])
+            exact = rn[s:e] + cn[near] - 2.0 * inner
+            exact[exact <= 1e-12 * (rn[s:e] + cn[near])] = 0.0
+            if len(ca) > 1:
+                first = tile[rows, near]
+                tile[rows, near] = np.inf
+                unsure = np.flatnonzero(tile.min(axis=1) - first <= tol[s:e])
+                for u in range(0, len(unsure), max(1, TILE // len(ca))):
+                    part = s + unsure[u : u + max(1, TILE // len(ca))]
+                    exact[part - s] = sq_dists(a[part], h[part], ca, ch).min(axis=1)
+            total += float(exact.sum())
+    yield total
 
 
 def weighted_kmeanspp(
@@ -187,24 +420,54 @@ def weighted_kmeanspp(
     return picks
 
 
+@dataclass
+class _Candidates:
+    """The driver's growing candidate list, in the order the rounds drew them."""
+
+    ids: list[Any]
+    keys: list[np.ndarray]
+    a: list[np.ndarray]
+    h: list[np.ndarray]
+
+    def add(self, draws: Draws) -> Centres:
+        """Append `draws`; they are the centres the next pass measures."""
+        offset = len(self.ids)
+        self.ids.extend(draws.ids.tolist())
+        self.keys.append(draws.keys)
+        self.a.append(draws.a)
+        self.h.append(draws.h)
+        return Centres(draws.a, draws.h, offset)
+
+    def factors(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.concatenate(self.a), np.concatenate(self.h)
+
+
 def _oversample(
-    blocks: RDD[Block], first: tuple[Any, np.ndarray, np.ndarray], rounds: int, ell: int
-) -> tuple[list[Any], Centres, list[float]]:
-    """k-means|| rounds from the first centre: candidate ids, their (a, h), each round's cost."""
-    sc = blocks.context
-    ids, ca, ch = [first[0]], [first[1]], [first[2]]
+    state: Any, first: TopNorm, rounds: int, ell: int, keep: list[Broadcast[Any]]
+) -> tuple[Any, _Candidates, Centres, list[float]]:
+    """k-means|| rounds from the first centre over the cached rows `state`.
+
+    Each round caches the rows with D^2 updated and drops the previous cache. Returns the
+    last cache, the candidates, the centres no pass has measured yet, and each round's cost.
+    """
+    sc = state.context
+    cands = _Candidates([], [], [], [])
+    ident = np.empty(1, dtype=object)
+    ident[0] = first.id
+    pending = cands.add(
+        Draws(np.ones(1, bool), np.zeros(1), first.key, ident, first.a[None, :], first.h[None, :])
+    )
     costs: list[float] = []
     for r in range(rounds):
-        state = sc.broadcast((np.array(ca), np.array(ch), set(ids)))
-        task = partial(_sample_round, ell=ell, stream=r + 1, centres=state)
-        parts = blocks.mapPartitions(task).collect()
-        state.destroy()
-        costs.append(sum(p[0] for p in parts))
-        for _, _, ident, a, h in _best([t for p in parts for t in p[1]], ell, set(ids)):
-            ids.append(ident)
-            ca.append(a)
-            ch.append(h)
-    return ids, (np.array(ca), np.array(ch)), costs
+        excluded = np.sort(np.concatenate(cands.keys))
+        spec = sc.broadcast(RoundInput(pending, excluded, r + 1, ell))
+        keep.append(spec)
+        nxt, summaries = cache_with_summaries(state, partial(_round, spec=spec))
+        state.unpersist()
+        state = nxt
+        costs.append(sum(s.cost for s in summaries))
+        pending = cands.add(Draws.best([s.draws for s in summaries], ell))
+    return state, cands, pending, costs
 
 
 def select_badge(
@@ -222,16 +485,17 @@ def select_badge(
 ) -> Selected:
     """BADGE's `batch_size` rows and the k-means figures; runs its Spark jobs when called.
 
-    The (hash, id, a, h) blocks are cached after one scan of `df`; the rounds, the weights and
-    the final cost read the cache; a last filtered scan fetches the chosen rows. Rows whose id is
-    in `labeled` are never selected.
+    One scan carries (hash, id, features, scores) into Python as cached rows of (a, h); each
+    round, the weights and the final cost read the cache; a last filtered scan fetches the
+    chosen rows. Rows whose id is in `labeled` are never selected.
     """
     sc = df.sparkSession.sparkContext
     pool = exclude_labeled(df, labeled, id_col)
     probs = scores.probabilities(pool)
-    d, c, ell = len(features), len(probs), 2 * batch_size
-    prepared = keyed_rows(pool, id_col, features, seed, extra=probs).rdd
-    task = partial(_to_gradient_blocks, d=d, c=c, metric=Metric(metric).value)
+    d, c, ell = len(features), len(probs), batch_size
+    parts = partition_count(df)
+    keyed = keyed_rows(pool, id_col, features, seed, extra=probs)
+    blocks, transfer = hashed_blocks(keyed, d, parts, c)
     figures: dict[str, Any] = {
         "algorithm": "k-means|| seeding (Bahmani et al.), then weighted k-means++ on the "
         "driver; no Lloyd step",
@@ -242,49 +506,55 @@ def select_badge(
         "classes": c,
         "rounds": rounds,
         "oversampling": ell,
+        "partitions": parts,
+        "transfer": transfer,
         "passes": rounds + 4,
-        "pass_detail": "scan to cached blocks + first centre; one pass per round; candidate "
-        "weights; cost of the selection; filtered scan for the chosen rows",
+        "pass_detail": "scan into cached (a, h) rows + first centre; one pass per round "
+        "(only the previous round's draws are measured); candidate weights (the last round's "
+        "draws); cost of the selection; filtered scan for the chosen rows",
     }
-    blocks = prepared.mapPartitions(task).persist(StorageLevel.MEMORY_AND_DISK)
+    keep: list[Broadcast[Any]] = []
+    state, tops = cache_with_summaries(blocks, partial(_gradient_rows, metric=Metric(metric).value))
     try:
-        tops = blocks.map(_top_norm).collect()
-        bad = sum(t[0] for t in tops)
-        examples = [t[1] for t in tops if t[1] is not None]
+        examples = [t.bad_example for t in tops if t.bad_example is not None]
         raise_on_bad_rows(
-            bad,
+            sum(t.bad_rows for t in tops),
             min(examples) if examples else None,
             [*features, *scores.columns(pool)],
             "feature or score columns",
         )
-        best = max((t[2] for t in tops), default=-1.0)
-        firsts = [t for t in tops if t[3] is not None and t[2] == best]
-        if not firsts:
+        found = [t for t in tops if t.id is not None]
+        if not found:
             empty = fetch_selected(df, id_col, [], mode=mode, scores=scores)
             return Selected(empty, {**figures, "rows": 0, "candidates": 0, "kmeans_cost": 0.0})
-        first = min(firsts, key=lambda t: t[3])
-        ids, cand, costs = _oversample(blocks, (first[3], first[4], first[5]), rounds, ell)
-        weight_state = sc.broadcast(cand)
-        assigned = blocks.mapPartitions(partial(_assign, centres=weight_state)).collect()
-        weight_state.destroy()
+        best = max(t.norm for t in found)
+        first = min((t for t in found if t.norm == best), key=lambda t: t.id)
+        state, cands, pending, costs = _oversample(state, first, rounds, ell, keep)
+        weigh = sc.broadcast(pending)
+        keep.append(weigh)
+        count = len(cands.ids)
+        assigned = state.mapPartitions(partial(_weigh, centres=weigh, count=count)).collect()
         weights = np.sum([w for _, w in assigned], axis=0).astype(np.float64)
-        picks = weighted_kmeanspp(*cand, weights, batch_size, np.random.default_rng(seed))
-        chosen = sc.broadcast((cand[0][picks], cand[1][picks]))
-        final = blocks.mapPartitions(partial(_assign, centres=chosen)).collect()
-        chosen.destroy()
+        cand_a, cand_h = cands.factors()
+        picks = weighted_kmeanspp(cand_a, cand_h, weights, batch_size, np.random.default_rng(seed))
+        chosen = sc.broadcast((cand_a[picks], cand_h[picks]))
+        keep.append(chosen)
+        cost = sum(state.mapPartitions(partial(_exact_cost, chosen=chosen)).collect())
     finally:
-        blocks.unpersist()
+        state.unpersist()
+        for value in keep:
+            value.destroy()
     figures.update(
         {
             "rows": int(weights.sum()),
-            "candidates": len(ids),
+            "candidates": count,
             "first_pick_norm": as_float(math.sqrt(max(best, 0.0))),
             "round_costs": [as_float(v) for v in costs],
             "candidates_cost": as_float(sum(v for v, _ in assigned)),
-            "kmeans_cost": as_float(sum(v for v, _ in final)),
+            "kmeans_cost": as_float(cost),
         }
     )
-    out = fetch_selected(df, id_col, [ids[i] for i in picks], mode=mode, scores=scores)
+    out = fetch_selected(df, id_col, [cands.ids[i] for i in picks], mode=mode, scores=scores)
     return Selected(rows=out, figures=figures)
 
 
