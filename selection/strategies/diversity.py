@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame
 
 from selection.engine.blocks import (
     Block,
+    Centres32,
     as_float,
     cache_items,
     cache_with_summaries,
@@ -214,9 +215,10 @@ def _coreset_partition(
 def _max_radius(items: Iterable[Any], *, centres: Broadcast[np.ndarray]) -> Iterator[float]:
     """Executor side: the largest distance from a cached row of the partition to a centre."""
     worst = 0.0
+    prepared = Centres32.of(centres.value)
     for item in items:
         if isinstance(item, Block) and len(item):
-            worst = max(worst, max_nearest_sq_dist(item.x, centres.value))
+            worst = max(worst, max_nearest_sq_dist(item.x, prepared))
     yield math.sqrt(worst)
 
 
