@@ -68,10 +68,11 @@ CACHE_ITEM_BYTES = 256 * 1024
 CACHE_LEVEL = StorageLevel.DISK_ONLY
 # Spark conf naming the row transfer: auto (the default), rows or arrow; see `row_transfer`.
 ROW_TRANSFER_CONF = "spark.selection.rowTransfer"
-# P, the partitions of the hash shuffle: one per 128 MB of input (Spark's default split size),
-# at least 16 once the input has 16 * 4 MB, so two cores get balanced work.
+# P, the partitions of the hash shuffle: one per 16 MB of input, so a partition (which a Python
+# worker holds whole to sort it) stays near 60k rows at any input size; at least 16 once the
+# input has 16 * 4 MB, so two cores get balanced work, fewer below (a task costs a worker).
 MIN_PARTITIONS = 16
-PARTITION_BYTES = 128 * 1024**2
+PARTITION_BYTES = 16 * 1024**2
 SMALL_PARTITION_BYTES = 4 * 1024**2
 TILE = 1 << 18  # float32 entries of one distance tile: 1 MB, half of one core's L2 here
 EPS32 = float(np.finfo(np.float32).eps)
