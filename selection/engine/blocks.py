@@ -68,10 +68,11 @@ CACHE_ITEM_BYTES = 256 * 1024
 CACHE_LEVEL = StorageLevel.DISK_ONLY
 # Spark conf naming the row transfer: auto (the default), rows or arrow; see `row_transfer`.
 ROW_TRANSFER_CONF = "spark.selection.rowTransfer"
-# P, the partitions of the hash shuffle: one per 128 MB of input (Spark's default split size),
-# at least 16 once the input has 16 * 4 MB, so two cores get balanced work.
+# P, the partitions of the hash shuffle: one per 16 MB of input, so a partition (which a Python
+# worker holds whole to sort it) stays near 60k rows at any input size; at least 16 once the
+# input has 16 * 4 MB, so two cores get balanced work, fewer below (a task costs a worker).
 MIN_PARTITIONS = 16
-PARTITION_BYTES = 128 * 1024**2
+PARTITION_BYTES = 16 * 1024**2
 SMALL_PARTITION_BYTES = 4 * 1024**2
 TILE = 1 << 18  # float32 entries of one distance tile: 1 MB, half of one core's L2 here
 EPS32 = float(np.finfo(np.float32).eps)
@@ -496,7 +497,48 @@ def tile_rows(centres: int) -> int:
     return max(16, TILE // max(1, centres))
 
 
-def nearest_sq_dist(x: np.ndarray, centres: np.ndarray, chunk: int | None = None) -> np.ndarray:
+@dataclass(frozen=True)
+class Centres32:
+    """Centres prepared once for the float32 kernels: shifted to their mean, as a (d, k)
+    matrix times -2 and with their squared norms; the float64 originals for exact distances."""
+
+    exact: np.ndarray  # (k, d) float64
+    shift: np.ndarray  # (d,) float64
+    minus2: np.ndarray  # (d, k) float32
+    sq: np.ndarray  # (k,) float32
+    max_sq: float
+
+    @staticmethod
+    def of(centres: np.ndarray) -> Centres32:
+        shift = centres.mean(axis=0) if len(centres) else np.zeros(centres.shape[1])
+        c32, sq = shifted32(centres, shift)
+        minus2 = np.ascontiguousarray((c32 * np.float32(-2.0)).T)
+        return Centres32(centres, shift, minus2, sq.astype(np.float32), float(sq.max(initial=0)))
+
+    def __len__(self) -> int:
+        return len(self.exact)
+
+
+def _tiles(
+    x: np.ndarray, centres: Centres32, step: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, tile): float32 |c - shift|^2 - 2 (x - shift).c for consecutive rows of x,
+    the squared distances to every centre but for |x - shift|^2. The tile buffer is reused."""
+    k = len(centres)
+    step = min(step or tile_rows(k), max(1, len(x)))
+    x32 = (x - centres.shift).astype(np.float32)
+    buffer = np.empty((step, k), dtype=np.float32)
+    for s in range(0, len(x), step):
+        n = min(step, len(x) - s)
+        tile = buffer[:n]
+        np.matmul(x32[s : s + n], centres.minus2, out=tile)
+        tile += centres.sq
+        yield s, tile
+
+
+def nearest_sq_dist(
+    x: np.ndarray, centres: np.ndarray | Centres32, chunk: int | None = None
+) -> np.ndarray:
     """Squared Euclidean distance from each row of x to its nearest centre, in float64.
 
     The nearest centre is found with float32 matrix products; the distance to it is recomputed
@@ -506,26 +548,22 @@ def nearest_sq_dist(x: np.ndarray, centres: np.ndarray, chunk: int | None = None
     out = np.full(len(x), np.inf)
     if len(centres) == 0 or len(x) == 0:
         return out
-    shift = centres.mean(axis=0)
-    x32, sq = shifted32(x, shift)
-    c32, csq = shifted32(centres, shift)
-    cm2 = c32 * np.float32(-2.0)
-    csq32 = csq.astype(np.float32)
-    tol = 2.0 * error_bound(x.shape[1], sq, float(csq.max()))
-    step = chunk or tile_rows(len(centres))
-    for s in range(0, len(x), step):
-        tile = x32[s : s + step] @ cm2.T
-        tile += csq32
-        rows = np.arange(len(tile))
+    prepared = centres if isinstance(centres, Centres32) else Centres32.of(centres)
+    exact = prepared.exact
+    sq = np.einsum("ij,ij->i", x - prepared.shift, x - prepared.shift)
+    tol = 2.0 * error_bound(x.shape[1], sq, prepared.max_sq)
+    for s, tile in _tiles(x, prepared, chunk):
+        n = len(tile)
         near = np.argmin(tile, axis=1)
-        diff = x[s : s + step] - centres[near]
-        out[s : s + step] = np.einsum("ij,ij->i", diff, diff)
-        if len(centres) > 1:
+        diff = x[s : s + n] - exact[near]
+        out[s : s + n] = np.einsum("ij,ij->i", diff, diff)
+        if len(exact) > 1:
+            rows = np.arange(n)
             first = tile[rows, near]
             tile[rows, near] = np.inf
-            unsure = np.flatnonzero(tile.min(axis=1) - first <= tol[s : s + step])
+            unsure = np.flatnonzero(tile.min(axis=1) - first <= tol[s : s + n])
             if len(unsure):
-                out[s + unsure] = _nearest_sq_dist64(x[s + unsure], centres)
+                out[s + unsure] = _nearest_sq_dist64(x[s + unsure], exact)
     return out
 
 
@@ -544,7 +582,7 @@ def _nearest_sq_dist64(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return out
 
 
-def max_nearest_sq_dist(x: np.ndarray, centres: np.ndarray) -> float:
+def max_nearest_sq_dist(x: np.ndarray, centres: np.ndarray | Centres32) -> float:
     """max over rows of x of the squared distance to the nearest centre, exact in float64.
 
     float32 tiles give every row's distance within `error_bound`; only the rows that could
@@ -554,21 +592,15 @@ def max_nearest_sq_dist(x: np.ndarray, centres: np.ndarray) -> float:
         return 0.0
     if len(centres) == 0:
         return math.inf
-    shift = centres.mean(axis=0)
-    x32, sq = shifted32(x, shift)
-    c32, csq = shifted32(centres, shift)
-    cm2 = c32 * np.float32(-2.0)
-    csq32 = csq.astype(np.float32)
+    prepared = centres if isinstance(centres, Centres32) else Centres32.of(centres)
     approx = np.empty(len(x))
-    step = tile_rows(len(centres))
-    for s in range(0, len(x), step):
-        tile = x32[s : s + step] @ cm2.T
-        tile += csq32
-        approx[s : s + step] = tile.min(axis=1)
+    for s, tile in _tiles(x, prepared):
+        approx[s : s + len(tile)] = tile.min(axis=1)
+    sq = np.einsum("ij,ij->i", x - prepared.shift, x - prepared.shift)
     approx += sq
-    tol = error_bound(x.shape[1], float(sq.max()), float(csq.max()))
+    tol = error_bound(x.shape[1], float(sq.max()), prepared.max_sq)
     contenders = np.flatnonzero(approx >= approx.max() - 2.0 * tol)
-    return float(nearest_sq_dist(x[contenders], centres).max())
+    return float(nearest_sq_dist(x[contenders], prepared).max())
 
 
 def raise_on_bad_rows(

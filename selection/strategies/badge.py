@@ -180,7 +180,7 @@ class RoundSummary:
 
 
 @dataclass(frozen=True)
-class _Operands:
+class CentreOperands:
     """Centres in the form the float32 kernel takes: -2a and h as (factors, centres) matrices
     and |g|^2; prepared once per task."""
 
@@ -190,10 +190,10 @@ class _Operands:
     offset: int
 
     @staticmethod
-    def of(centres: Centres) -> _Operands:
+    def of(centres: Centres) -> CentreOperands:
         a, h = centres.a, centres.h
         norms = np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", h, h)
-        return _Operands(
+        return CentreOperands(
             np.ascontiguousarray((a * -2.0).T, dtype=np.float32),
             np.ascontiguousarray(h.T, dtype=np.float32),
             norms.astype(np.float32),
@@ -201,7 +201,7 @@ class _Operands:
         )
 
 
-def _measure(block: GradientBlock, centres: _Operands) -> GradientBlock:
+def update_nearest(block: GradientBlock, centres: CentreOperands) -> GradientBlock:
     """`block` with each row's D^2 and nearest candidate updated for `centres` (float32)."""
     k = centres.a.shape[1]
     if len(block) == 0 or k == 0:
@@ -238,7 +238,7 @@ def _in_sorted(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
     return np.asarray(sorted_values[at] == values)
 
 
-def _draw(
+def best_draws(
     block: GradientBlock, *, ell: int, stream: int, excluded: np.ndarray, floor: float
 ) -> Draws:
     """The rows of `block` that can be among the `ell` best for D^2-weighted sampling without
@@ -309,15 +309,15 @@ def _round(items: Iterable[Any], *, spec: Broadcast[RoundInput]) -> Iterator[Any
     cache of the next round.
     """
     task = spec.value
-    operands = _Operands.of(task.centres)
+    operands = CentreOperands.of(task.centres)
     blocks, best, cost = [], _no_draws(task.centres), 0.0
     for item in items:
         if isinstance(item, GradientBlock):
-            block = _measure(item, operands)
+            block = update_nearest(item, operands)
             cost += float(block.d2.sum(dtype=np.float64))
             full = len(best) == task.ell and bool(best.weighted[-1])
             floor = float(best.score[-1]) if full else -math.inf
-            drawn = _draw(
+            drawn = best_draws(
                 block, ell=task.ell, stream=task.stream, excluded=task.excluded, floor=floor
             )
             best = Draws.best([best, drawn], task.ell)
@@ -339,10 +339,10 @@ def _weigh(
     nearest to and the cost against all candidates."""
     counts = np.zeros(count, dtype=np.int64)
     cost = 0.0
-    operands = _Operands.of(centres.value)
+    operands = CentreOperands.of(centres.value)
     for item in items:
         if isinstance(item, GradientBlock) and len(item):
-            block = _measure(item, operands)
+            block = update_nearest(item, operands)
             cost += float(block.d2.sum(dtype=np.float64))
             counts += np.bincount(block.nearest, minlength=count)
     yield cost, counts

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,17 +23,31 @@ from pyspark.sql.types import (
 )
 
 from selection.engine.blocks import (
+    ROW_TRANSFER_CONF,
+    Block,
+    Centres32,
+    arrow_usable,
+    cache_with_summaries,
+    error_bound,
     exclude_labeled,
     fetch_selected,
+    hashed_blocks,
+    id_array,
     iter_blocks,
+    keyed_rows,
+    max_nearest_sq_dist,
     nearest_sq_dist,
     resolve_feature_columns,
+    row_transfer,
+    sort_by_key,
+    split_groups,
     unit_rows,
 )
 from selection.engine.scores import ScoreSpec
 from selection.errors import SelectionInputError
 from selection.strategies.badge import select_badge
 from selection.strategies.diversity import select_diversity
+from tests.helpers import numpy_frame
 
 SCHEMA = StructType(
     [
@@ -107,7 +126,7 @@ def test_blocks_count_and_drop_null_nan_and_inf_rows() -> None:
     assert [len(b) for b in blocks] == [1, 0, 1]
     assert sum(b.bad_rows for b in blocks) == 3
     assert [b.bad_example for b in blocks] == ["r2", "r3", None]
-    assert blocks[2].ids == ["r5"]
+    assert blocks[2].ids.tolist() == ["r5"]
     np.testing.assert_array_equal(blocks[2].x, [[3.0, 4.0]])
     np.testing.assert_array_equal(blocks[2].p, [[0.25]])
     assert blocks[0].keys.dtype == np.uint64
@@ -176,3 +195,155 @@ def test_null_feature_is_an_error_not_dropped(spark: SparkSession) -> None:
     columns = "feature or score columns a, b, prob_class_0, prob_class_1, e.g. id 'b'"
     with pytest.raises(SelectionInputError, match=head + columns):
         select_badge(df, 1, id_col="id", features=["a", "b"], rounds=1)
+
+
+def test_ids_are_int64_only_when_every_id_is_an_int() -> None:
+    assert id_array([3, 1, 2]).dtype == np.int64
+    assert id_array(["a", "b"]).tolist() == ["a", "b"]
+    assert id_array([1, 2.0]).tolist() == [1, 2.0]  # a float id is not turned into an int
+    assert id_array([2**70]).tolist() == [2**70]
+    assert id_array([True, 1]).dtype == object
+
+
+def _block(keys: list[int], ids: list[Any]) -> Block:
+    x = np.arange(len(keys), dtype=np.float64)[:, None]
+    return Block(id_array(ids), np.array(keys, dtype=np.uint64), x, np.empty((len(keys), 0)))
+
+
+def test_rows_sort_by_hash_and_by_id_on_a_collision() -> None:
+    block = _block([9, 4, 7, 4, 4], ["e", "d", "a", "b", "c"])
+    out = sort_by_key(block)
+    assert out.keys.tolist() == [4, 4, 4, 7, 9]
+    assert out.ids.tolist() == ["b", "c", "d", "a", "e"]
+    # The rows move with their keys: row "d" was row 1.
+    assert out.x[:, 0].tolist() == [3.0, 4.0, 1.0, 2.0, 0.0]
+
+
+def test_groups_are_contiguous_and_near_equal() -> None:
+    block = _block(list(range(10)), list(range(10)))
+    sizes = [len(g) for g in split_groups(block, size=4)]
+    assert sizes == [3, 3, 4]
+    assert [len(g) for g in split_groups(block, size=100, at_least=4)] == [2, 3, 2, 3]
+    assert len(split_groups(block, size=100, at_least=50)) == 10  # never an empty group
+    assert split_groups(_block([], []), size=4) == []
+    assert np.concatenate([g.keys for g in split_groups(block, size=4)]).tolist() == list(range(10))
+
+
+def _hashed_rows(df: DataFrame, parts: int) -> list[tuple[list[int], list[Any], list[float]]]:
+    keyed = keyed_rows(df, "id", ["emb_0", "emb_1"], 5)
+    blocks, _ = hashed_blocks(keyed, 2, parts)
+    return [(b.keys.tolist(), b.ids.tolist(), b.x.ravel().tolist()) for b in blocks.collect()]
+
+
+def test_hashed_blocks_hold_each_row_once_in_its_hash_partition(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    x = np.random.default_rng(3).normal(size=(500, 2))
+    df = numpy_frame(spark, tmp_path, x)
+    got = _hashed_rows(df, 3)
+    assert len(got) == 3
+    for p, (keys, _ids, _x) in enumerate(got):
+        assert keys == sorted(keys)
+        assert all(k % 3 == p for k in keys)
+    ids = sorted(i for _, part_ids, _ in got for i in part_ids)
+    assert ids == list(range(500))
+    # Another split of the same rows: the same blocks, row for row.
+    assert _hashed_rows(df.repartition(7), 3) == got
+
+
+def test_both_transfers_give_the_same_blocks(spark: SparkSession, tmp_path: Path) -> None:
+    if not arrow_usable(spark):
+        pytest.skip("pyarrow is not importable here: only the row transfer can run")
+    x = np.random.default_rng(4).normal(size=(300, 2))
+    x[17, 1] = np.nan  # counted as bad by both
+    df = numpy_frame(spark, tmp_path, x)
+    seen = {}
+    for transfer in ("rows", "arrow"):
+        spark.conf.set(ROW_TRANSFER_CONF, transfer)
+        try:
+            keyed = keyed_rows(df, "id", ["emb_0", "emb_1"], 5)
+            blocks, used = hashed_blocks(keyed, 2, 4)
+            got = blocks.collect()
+        finally:
+            spark.conf.unset(ROW_TRANSFER_CONF)
+        assert used == transfer
+        assert sum(b.bad_rows for b in got) == 1
+        assert [b.bad_example for b in got if b.bad_example] == ["17"]
+        seen[transfer] = [(b.keys.tolist(), b.ids.tolist(), b.x.tobytes()) for b in got]
+    assert seen["rows"] == seen["arrow"]
+
+
+def test_row_transfer_setting(spark: SparkSession) -> None:
+    spark.conf.set(ROW_TRANSFER_CONF, "rows")
+    try:
+        assert row_transfer(spark) == "rows"
+        spark.conf.set(ROW_TRANSFER_CONF, "pickles")
+        with pytest.raises(SelectionInputError, match="'pickles' is not one of auto, rows"):
+            row_transfer(spark)
+    finally:
+        spark.conf.unset(ROW_TRANSFER_CONF)
+    assert row_transfer(spark) == ("arrow" if arrow_usable(spark) else "rows")
+
+
+def test_selection_never_imports_pyarrow_at_module_level() -> None:
+    """The SageMaker image has no pyarrow: importing the engine and the job must not need it."""
+    code = (
+        "import sys; sys.modules['pyarrow'] = None; sys.modules['pandas'] = None\n"
+        "import selection.engine.blocks, selection.strategies.diversity\n"
+        "import selection.strategies.badge, selection.job.runner, jobs.active_sample_selection\n"
+        "from selection.engine.blocks import _arrow_on_driver, _pyarrow_importable\n"
+        "assert not _arrow_on_driver() and not _pyarrow_importable(0)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def _summarise_and_double(items: Iterable[int]) -> Iterator[Any]:
+    values = list(items)
+    yield ("sum", sum(values))
+    yield from (2 * v for v in values)
+
+
+def test_cache_with_summaries(spark: SparkSession) -> None:
+    rdd = spark.sparkContext.parallelize(range(10), 3)
+    cached, summaries = cache_with_summaries(rdd, _summarise_and_double)
+    try:
+        assert summaries == [("sum", 3), ("sum", 12), ("sum", 30)]
+        assert cached.collect() == [2 * v for v in range(10)]
+        assert cached.is_cached
+    finally:
+        cached.unpersist()
+
+
+def _brute_nearest(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    return ((x[:, None, :] - centres[None, :, :]) ** 2).sum(-1).min(1)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_float32_screening_gives_float64_distances(offset: float) -> None:
+    """Centres in near-tied pairs, far from the origin: float32 alone would pick wrong ones."""
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(40, 6))
+    centres = np.vstack([base, base + 1e-6]) + offset
+    x = rng.normal(size=(3000, 6)) * 2 + offset
+    x[:40] = centres[:40] + 1e-7  # right next to a centre and its near twin
+    brute = _brute_nearest(x, centres)
+    got = nearest_sq_dist(x, centres)
+    np.testing.assert_allclose(got, brute, rtol=1e-9, atol=1e-18)
+    assert nearest_sq_dist(x, Centres32.of(centres)).tolist() == got.tolist()
+    assert max_nearest_sq_dist(x, centres) == pytest.approx(brute.max(), rel=1e-12)
+    assert max_nearest_sq_dist(x[:0], centres) == 0.0
+
+
+def test_error_bound_covers_the_float32_error() -> None:
+    rng = np.random.default_rng(2)
+    for scale in (1e-3, 1.0, 1e3):
+        x = rng.normal(size=(2000, 16)) * scale
+        c = rng.normal(size=(300, 16)) * scale
+        exact = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
+        x32, c32 = x.astype(np.float32), c.astype(np.float32)
+        sq, csq = (x32 * x32).sum(1), (c32 * c32).sum(1)
+        approx = sq[:, None] + csq[None, :] - 2 * (x32 @ c32.T)
+        bound = error_bound(16, (x * x).sum(1)[:, None], float((c * c).sum(1).max()))
+        assert np.all(np.abs(approx - exact) <= bound)

@@ -12,13 +12,19 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
+from selection.engine.blocks import ROW_TRANSFER_CONF, arrow_usable
 from selection.strategies import Badge, select
 from selection.strategies.badge import (
+    CentreOperands,
+    Centres,
+    GradientBlock,
     badge,
+    best_draws,
     gradient_factors,
     select_badge,
     sq_dists,
     uniforms,
+    update_nearest,
     weighted_kmeanspp,
 )
 from tests.helpers import numpy_frame
@@ -179,3 +185,74 @@ def test_select_runs_badge_and_excludes_labeled(spark: SparkSession, tmp_path: P
     assert ids[0] == 4
     assert 2 not in ids and 3 not in ids and len(ids) == 2
     assert got.figures["passes"] == 6
+
+
+def _gradient_block(a: np.ndarray, h: np.ndarray, keys: np.ndarray) -> GradientBlock:
+    n = len(a)
+    d2 = np.full(n, np.inf, dtype=np.float32)
+    return GradientBlock(np.arange(n), keys, a, h, d2, np.full(n, -1, dtype=np.int32))
+
+
+def test_carried_distances_equal_a_full_recompute() -> None:
+    """D^2 updated round by round with only the new centres = D^2 to all of them at once."""
+    rng = np.random.default_rng(3)
+    a = gradient_factors(rng.dirichlet(np.ones(5), size=4000))
+    h = rng.normal(size=(4000, 7)) * 3
+    block = _gradient_block(a, h, np.arange(4000, dtype=np.uint64))
+    rounds = [np.arange(0, 1), np.arange(1, 60), np.arange(60, 400)]
+    for idx in rounds:
+        block = update_nearest(block, CentreOperands.of(Centres(a[idx], h[idx], int(idx[0]))))
+    full = sq_dists(a, h, a[:400], h[:400])
+    best = full.min(axis=1)
+    norms = np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", h, h)
+    tol = 1e-4 * (norms + norms[:400].max())
+    assert np.all(np.abs(block.d2 - best) <= tol)
+    # The carried index names a centre at that distance (a near tie may name its twin).
+    assert np.all(np.abs(full[np.arange(4000), block.nearest] - best) <= 2 * tol)
+    assert np.all(block.d2[:400] == 0.0)  # every centre is at D^2 = 0 from itself
+
+
+def test_draws_skip_candidates_and_fill_a_shortfall_by_u() -> None:
+    rng = np.random.default_rng(4)
+    a = gradient_factors(rng.dirichlet(np.ones(3), size=50))
+    h = rng.normal(size=(50, 2))
+    keys = np.arange(100, 150, dtype=np.uint64)
+    block = _gradient_block(a, h, keys)
+    d2 = np.zeros(50, dtype=np.float32)
+    d2[[3, 7]] = [1.0, 2.0]
+    block = GradientBlock(block.ids, keys, a, h, d2, np.zeros(50, dtype=np.int32))
+    excluded = np.array([105, 120], dtype=np.uint64)
+    got = best_draws(block, ell=6, stream=1, excluded=excluded, floor=-np.inf)
+    assert got.ids[:2].tolist() in ([3, 7], [7, 3])  # D^2 > 0 first
+    assert got.weighted.tolist() == [True, True, False, False, False, False]
+    rest = [i for i in range(50) if i not in (3, 7, 5, 20)]
+    u = uniforms(keys, 1)
+    assert got.ids[2:].tolist() == sorted(rest, key=lambda i: -u[i])[:4]
+    # With enough rows at D^2 > 0, rows at 0 are never drawn and the floor cuts the rest.
+    d2 = np.linspace(1.0, 2.0, 50).astype(np.float32)
+    block = GradientBlock(block.ids, keys, a, h, d2, block.nearest)
+    every = best_draws(block, ell=50, stream=2, excluded=excluded, floor=-np.inf)
+    assert len(every) == 48 and every.weighted.all() and not set(every.ids) & {5, 20}
+    top = best_draws(block, ell=5, stream=2, excluded=excluded, floor=float(every.score[9]))
+    assert top.ids.tolist() == every.ids[:5].tolist()
+
+
+def test_both_row_transfers_select_the_same_rows(
+    predictions: tuple[np.ndarray, np.ndarray, DataFrame],
+) -> None:
+    _, _, df = predictions
+    spark = df.sparkSession
+    if not arrow_usable(spark):
+        pytest.skip("pyarrow is not importable here: only the row transfer can run")
+    features = [f"emb_{j}" for j in range(8)]
+    got = {}
+    for transfer in ("rows", "arrow"):
+        spark.conf.set(ROW_TRANSFER_CONF, transfer)
+        try:
+            got[transfer] = select_badge(df, 16, id_col="id", features=features, seed=5)
+        finally:
+            spark.conf.unset(ROW_TRANSFER_CONF)
+    rows, arrow = got["rows"], got["arrow"]
+    assert (rows.figures["transfer"], arrow.figures["transfer"]) == ("rows", "arrow")
+    assert _ids(rows.rows) == _ids(arrow.rows)
+    assert {**rows.figures, "transfer": None} == {**arrow.figures, "transfer": None}

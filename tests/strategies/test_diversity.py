@@ -14,10 +14,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-from selection.engine.blocks import nearest_sq_dist
+from selection.engine.blocks import ROW_TRANSFER_CONF, arrow_usable, nearest_sq_dist
 from selection.strategies import Diversity, select
 from selection.strategies.diversity import (
+    diversity,
     farthest_first,
+    greedy,
     partition_count,
     select_diversity,
 )
@@ -214,6 +216,53 @@ def test_same_seed_same_ids_whatever_the_input_order(blobs: tuple[np.ndarray, Da
     assert _ids(first.rows) == _ids(again.rows)
     assert first.figures == again.figures
     assert first.figures["groups"] >= 16
+    assert _ids(shuffled.transform(diversity(16, features=features, seed=9))) == _ids(first.rows)
+
+
+def test_both_row_transfers_select_the_same_rows(blobs: tuple[np.ndarray, DataFrame]) -> None:
+    _, df = blobs
+    spark = df.sparkSession
+    if not arrow_usable(spark):
+        pytest.skip("pyarrow is not importable here: only the row transfer can run")
+    features = [f"emb_{j}" for j in range(8)]
+    got = {}
+    for transfer in ("rows", "arrow"):
+        spark.conf.set(ROW_TRANSFER_CONF, transfer)
+        try:
+            got[transfer] = select_diversity(df, 24, id_col="id", features=features, seed=4)
+        finally:
+            spark.conf.unset(ROW_TRANSFER_CONF)
+    rows, arrow = got["rows"], got["arrow"]
+    assert (rows.figures["transfer"], arrow.figures["transfer"]) == ("rows", "arrow")
+    assert _ids(rows.rows) == _ids(arrow.rows)
+    assert {**rows.figures, "transfer": None} == {**arrow.figures, "transfer": None}
+
+
+def test_far_from_the_origin(spark: SparkSession, tmp_path: Path) -> None:
+    """Features around 10^6: float32 distances work on rows shifted to their mean."""
+    rng = np.random.default_rng(8)
+    centres = rng.normal(scale=5.0, size=(6, 3))
+    x = centres[rng.integers(6, size=3000)] + rng.normal(size=(3000, 3)) + 1e6
+    df = numpy_frame(spark, tmp_path, x)
+    got = select_diversity(df, 10, id_col="id", features=["emb_0", "emb_1", "emb_2"], seed=1)
+    ids = _ids(got.rows)
+    brute = math.sqrt(max(((x[:, None, :] - x[ids][None, :, :]) ** 2).sum(-1).min(1)))
+    assert got.figures["covering_radius"] == pytest.approx(brute, rel=1e-9)
+    _, sequential = farthest_first(x, 10, start=0)
+    assert got.figures["covering_radius"] <= 1.15 * sequential
+
+
+def test_greedy_reports_the_next_pick_and_an_exact_radius() -> None:
+    x = np.array([[0.0], [1.0], [2.0], [10.0], [4.0]])
+    run = greedy(x, 2, start=0)
+    assert (run.picks, run.following) == ([0, 3], 4)
+    assert run.radius == 4.0
+    # The picks and the next pick are pairwise at least the radius apart: OPT >= radius / 2.
+    points = x[[*run.picks, run.following]]
+    gaps = np.abs(points - points.T)[np.triu_indices(3, 1)]
+    assert gaps.min() >= run.radius
+    assert greedy(x, 9).following is None
+    assert greedy(x, 9).radius == 0.0
 
 
 def test_select_runs_diversity_and_excludes_labeled(spark: SparkSession) -> None:
