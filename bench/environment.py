@@ -22,7 +22,7 @@ def git(*args: str) -> str:
 def environment(arrow_var: str) -> dict[str, Any]:
     import psutil
 
-    from selection.job.config import ENV_VARS_BY_NAME
+    from selection.engine import blocks
 
     cpu = "unknown"
     try:
@@ -50,5 +50,6 @@ def environment(arrow_var: str) -> dict[str, Any]:
         "commit": git("rev-parse", "--short", "HEAD"),
         # What is measured is selection/ and jobs/ (and the bench's own floors).
         "dirty": bool(git("status", "--porcelain", "--", "selection", "jobs", "bench/floor.py")),
-        "arrow_switch": arrow_var in ENV_VARS_BY_NAME,
+        # The engine reads its row-transfer switch from a Spark conf (ROW_TRANSFER_CONF).
+        "arrow_switch": hasattr(blocks, "ROW_TRANSFER_CONF"),
     }

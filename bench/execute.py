@@ -20,6 +20,7 @@ from typing import Any
 from bench import plan, sparklog
 from bench.generate import Spec
 from bench.plan import Cell
+from selection.engine.blocks import ROW_TRANSFER_CONF
 from selection.job.config import ENV_VARS_BY_NAME
 from selection.names import METADATA_FILE, Strategy
 
@@ -137,7 +138,9 @@ def environment(cell: Cell, event_dir: Path | None) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
     }
     if cell.spark:
-        conf = [f"--driver-memory {DRIVER_MEMORY}"]
+        # The engine's row-transfer switch: the required rdd path, or pyarrow where it imports.
+        transfer = "rows" if cell.arrow == "off" else "auto"
+        conf = [f"--driver-memory {DRIVER_MEMORY}", f"--conf {ROW_TRANSFER_CONF}={transfer}"]
         if event_dir is not None:
             conf += [
                 "--conf spark.eventLog.enabled=true",
