@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 from typing import Any, Final, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -31,6 +30,7 @@ from selection.job.config import (
     REQUIRED_ENV_VARS,
     Family,
     JobParams,
+    as_env_text,
     env_vars_for,
     job_params_from_env,
 )
@@ -94,17 +94,6 @@ def _names(text: str) -> tuple[str, ...]:
 
 def _help(name: str) -> str:
     return ENV_VARS_BY_NAME[name].help
-
-
-def _env_text(value: object) -> str:
-    """A field value as the job parses it back from its environment."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, StrEnum):
-        return value.value
-    if isinstance(value, tuple):
-        return ",".join(value)
-    return str(value)
 
 
 class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
@@ -305,7 +294,7 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
 
     # ===== Environment =====
     def all_environment_variables(self) -> dict[str, str]:
-        return {v.name: _env_text(getattr(self, v.name.lower())) for v in ENV_VARS}
+        return {v.name: as_env_text(getattr(self, v.name.lower())) for v in ENV_VARS}
 
     def get_environment_variables(self) -> dict[str, str]:
         """The job's environment: common, runtime and the chosen strategy family's variables."""

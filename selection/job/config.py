@@ -93,7 +93,8 @@ class JobParams:
         return out
 
 
-def _text(value: Any) -> str:
+def as_env_text(value: Any) -> str:
+    """A parameter value as the variable's text, which the job parses back to the same value."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, StrEnum):
@@ -129,7 +130,7 @@ class EnvVar:
         """The default as the variable's text; None: required."""
         if self.owner is None:
             return None
-        return _text(getattr(self.owner, self.field))
+        return as_env_text(getattr(self.owner, self.field))
 
     @property
     def help(self) -> str:
