@@ -175,7 +175,7 @@ def test_losing_a_worker_mid_selection_changes_nothing(
     try:
         deadline = time.monotonic() + 400
         while driver.poll() is None and time.monotonic() < deadline:
-            if "select   scanning" in log.read_text(errors="replace"):
+            if "scanning the input once" in log.read_text(errors="replace"):
                 victim = _busy_executor(ui_port)
                 if victim is not None:
                     break
@@ -195,7 +195,7 @@ def test_losing_a_worker_mid_selection_changes_nothing(
     # the scheduler lost the executor while the selection ran, not before or after it
     lost = re.search(rf"Lost executor {victim}\b", text)
     assert lost, text[-3000:]
-    assert text.index("select   scanning") < lost.start() < text.index("INFO done")
+    assert text.index("scanning the input once") < lost.start() < text.index("INFO done")
     # same rows, ranks and scores, and the same counts in the metadata (input_rows too: rows
     # observed by tasks that ran twice must not count twice)
     local = _local_run(spark, source, tmp_path / "local", env)
