@@ -132,7 +132,10 @@ def select_top_k_per_class(df: DataFrame, params: TopKPerClass) -> DataFrame:
     window = Window.partitionBy(PSEUDO_LABEL).orderBy(*order)
     in_class = F.row_number().over(window)
     top = scored.withColumn("_class_rank", in_class).filter(F.col("_class_rank") <= params.k)
-    top = top.drop("_class_rank")
+    # Inside a persisted plan Spark does not coalesce the class shuffle's partitions, and at
+    # most C of spark.sql.shuffle.partitions hold rows: one task per core reads them all.
+    cores = df.sparkSession.sparkContext.defaultParallelism
+    top = top.drop("_class_rank").coalesce(max(1, cores))
     cap = (
         params.max_samples if params.max_samples > 0 else params.k * len(params.scores.columns(df))
     )
