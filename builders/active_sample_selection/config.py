@@ -118,6 +118,7 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     prob_sum_tolerance: float = _default("PROB_SUM_TOLERANCE", float, ge=0.0, lt=1.0)
     normalize_scores: bool = _default("NORMALIZE_SCORES", _flag)
     check_unique_ids: bool = _default("CHECK_UNIQUE_IDS", _flag)
+    csv_multiline: bool = _default("CSV_MULTILINE", _flag)
     confidence_threshold: float = _default("CONFIDENCE_THRESHOLD", float)
     max_samples: int = _default("MAX_SAMPLES", int, ge=0)
     k_per_class: int = _default("K_PER_CLASS", int, ge=1)

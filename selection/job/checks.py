@@ -199,8 +199,8 @@ class DataChecks:
                 # Lines are read one by one (so that Spark can split files): a quoted field
                 # holding a line break arrives as two broken lines.
                 hint = (
-                    " (a quote opened on that line is not closed on it: quoted fields cannot "
-                    "hold line breaks in CSV/TSV input; remove them or use Parquet)"
+                    " (a quote opened on that line is not closed on it: if quoted fields hold "
+                    "line breaks, set CSV_MULTILINE=true, or use Parquet)"
                 )
             raise SelectionInputError(
                 f"{m['corrupt']} input line(s) do not parse (wrong number of fields or a value "

@@ -59,6 +59,9 @@ class JobParams:
     output_format: OutputFormat = param(OutputFormat.CSV, "csv or parquet")
     prob_sum_tolerance: float = param(0.001, "allowed |sum(p) - 1| per row")
     check_unique_ids: bool = param(True, "check ids are unique over the input")
+    csv_multiline: bool = param(
+        False, "CSV/TSV quoted fields may hold line breaks (each file is then read by one task)"
+    )
     spark_log_level: str = param("WARN", "Spark's own log level (INFO to see it all)")
 
     def __post_init__(self) -> None:
@@ -183,6 +186,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     _var("PROB_SUM_TOLERANCE", JobParams, "prob_sum_tolerance"),
     _var("NORMALIZE_SCORES", ScoreSpec, "normalize"),
     _var("CHECK_UNIQUE_IDS", JobParams, "check_unique_ids"),
+    _var("CSV_MULTILINE", JobParams, "csv_multiline"),
     _var("CONFIDENCE_THRESHOLD", _Conf, "threshold"),
     _var("MAX_SAMPLES", PseudoLabelParams, "max_samples"),
     _var("K_PER_CLASS", _TopK, "k"),

@@ -243,9 +243,19 @@ def _list(fs: Any, jpath: Any, shown: str) -> tuple[list[DataFile], list[str]]:
 
 
 def read_predictions(
-    spark: SparkSession, path: str, *, id_field: str, label_field: str = ""
+    spark: SparkSession,
+    path: str,
+    *,
+    id_field: str,
+    label_field: str = "",
+    multiline: bool = False,
 ) -> Predictions:
-    """Read every data file under `path` as one DataFrame."""
+    """Read every data file under `path` as one DataFrame.
+
+    With `multiline` a CSV/TSV record may span lines inside a quoted field; Spark then cannot
+    split a file, so each file is parsed by one task (a directory of part files keeps its
+    parallelism, one large file does not).
+    """
     check_uri(path, "input")
     files, warnings = list_data_files(spark, path)
     fmt = files[0].format
@@ -255,7 +265,8 @@ def read_predictions(
             df = spark.read.parquet(*paths)
             _check_width(len(df.columns))
         else:
-            df = _read_delimited(spark, paths, "\t" if fmt == "tsv" else ",", id_field, label_field)
+            sep = "\t" if fmt == "tsv" else ","
+            df = _read_delimited(spark, paths, sep, id_field, label_field, multiline)
     except SelectionInputError:
         raise
     except Exception as exc:  # Spark reports unreadable files as JVM errors; name the input.
@@ -275,9 +286,14 @@ def _check_width(columns: int) -> None:
 
 
 def _read_delimited(
-    spark: SparkSession, paths: list[str], sep: str, id_field: str, label_field: str
+    spark: SparkSession,
+    paths: list[str],
+    sep: str,
+    id_field: str,
+    label_field: str,
+    multiline: bool,
 ) -> DataFrame:
-    schema = _sample_schema(spark, paths, sep, id_field, label_field)
+    schema = _sample_schema(spark, paths, sep, id_field, label_field, multiline)
     with_corrupt = StructType([*schema.fields, StructField(CORRUPT_RECORD, StringType(), True)])
     return (
         spark.read.schema(with_corrupt)
@@ -288,13 +304,18 @@ def _read_delimited(
         .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
         # Compare each file's header with the schema, so files with other columns fail loudly.
         .option("enforceSchema", False)
-        .option("multiLine", False)
+        .option("multiLine", multiline)
         .csv(paths)
     )
 
 
 def _sample_schema(
-    spark: SparkSession, paths: list[str], sep: str, id_field: str, label_field: str
+    spark: SparkSession,
+    paths: list[str],
+    sep: str,
+    id_field: str,
+    label_field: str,
+    multiline: bool = False,
 ) -> StructType:
     """Every column as text; the ones whose sampled values are all numbers marked NUMERIC_TEXT.
 
@@ -321,9 +342,14 @@ def _sample_schema(
         raise SelectionInputError(
             f"the header names column(s) {', '.join(repr(n) for n in repeated)} more than once"
         )
-    rows: Any = spark.sparkContext.parallelize(lines, 1)  # DataFrameReader.csv takes an RDD too
     options: dict[str, bool | str] = {"header": True, "sep": sep, "escape": '"'}
-    sample = spark.read.options(**options).csv(rows)  # no schema inference: every column is text
+    if multiline:
+        # Lines are not records here: let the CSV reader find the first records of that file.
+        options["multiLine"] = True
+        sample = spark.read.options(**options).csv(path).limit(_SAMPLE_LINES)
+    else:
+        rows: Any = spark.sparkContext.parallelize(lines, 1)  # DataFrameReader.csv takes an RDD
+        sample = spark.read.options(**options).csv(rows)  # no inference: every column is text
     candidates = [c for c in sample.columns if c not in (id_field, label_field)]
     numeric: set[str] = set()
     if candidates:

@@ -45,10 +45,12 @@ def phase(name: str) -> Iterator[dict[str, Any]]:
     log.info("%-8s %s seconds=%.2f", name, detail, time.monotonic() - start)
 
 
-def _read_labeled(spark: SparkSession, id_field: str, path: str | None) -> DataFrame | None:
+def _read_labeled(
+    spark: SparkSession, id_field: str, path: str | None, multiline: bool
+) -> DataFrame | None:
     if not path:
         return None
-    labeled = read_predictions(spark, path, id_field=id_field).df
+    labeled = read_predictions(spark, path, id_field=id_field, multiline=multiline).df
     if id_field not in labeled.columns:
         raise SelectionInputError(f"labeled data {redact(path)!r} has no id column '{id_field}'")
     return labeled
@@ -81,9 +83,13 @@ def run(
 
     with phase("read") as facts:
         predictions = read_predictions(
-            spark, paths.input, id_field=id_field, label_field=job.label_field
+            spark,
+            paths.input,
+            id_field=id_field,
+            label_field=job.label_field,
+            multiline=job.csv_multiline,
         )
-        labeled = _read_labeled(spark, id_field, paths.labeled_data)
+        labeled = _read_labeled(spark, id_field, paths.labeled_data, job.csv_multiline)
         facts.update(
             format=predictions.format,
             files=len(predictions.files),

@@ -220,3 +220,40 @@ def test_csv_and_parquet_select_the_same_ids(
         got[fmt] = [r["id"] for r in _read(tmp_path / fmt)]
     assert got["csv"] == got["parquet"]
     assert len(got["csv"]) >= 7
+
+
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_quoted_line_breaks_come_out_as_written_with_csv_multiline(
+    spark: SparkSession, tmp_path: Path, sep: str
+) -> None:
+    header = ["id", "note", "prob_class_0", "prob_class_1"]
+    ids = ["line\nbreak", "crlf\r\nbreak", "a,b\nc", 'say "hi"\nthere', *map(str, range(30))]
+    notes = ["one\ntwo", "", "x", "three\nlines\nhere"]
+    rows = [
+        [ident, notes[i % len(notes)], *NOTATIONS[i % len(NOTATIONS)]]
+        for i, ident in enumerate(ids)
+    ]
+    _write(tmp_path / "in" / "a.csv", header, rows, sep)
+    env = {
+        "SELECTION_STRATEGY": "confidence_threshold",
+        "CONFIDENCE_THRESHOLD": "0.5",
+        "CSV_MULTILINE": "true",
+    }
+    if sep == "\t":
+        (tmp_path / "in" / "a.csv").rename(tmp_path / "in" / "a.tsv")
+    assert _run(spark, tmp_path / "in", tmp_path / "out", env) == 0
+    selected = _read(tmp_path / "out")
+    assert sorted(tuple(r[c] for c in header) for r in selected) == sorted(map(tuple, rows))
+
+
+def test_a_quoted_line_break_without_csv_multiline_says_how_to_read_it(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header = ["id", "prob_class_0", "prob_class_1"]
+    rows = [["a\nb", "0.5", "0.5"], *[[str(i), "0.5", "0.5"] for i in range(5)]]
+    _write(tmp_path / "in" / "a.csv", header, rows)
+    env = {"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "2"}
+    assert _run(spark, tmp_path / "in", tmp_path / "out", env) != 0
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert "CSV_MULTILINE=true" in line
+    assert not (tmp_path / "out").exists()
