@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from pyspark import RDD, SparkContext, StorageLevel
 from pyspark.accumulators import Accumulator, AccumulatorParam
+from pyspark.serializers import BatchedSerializer, CPickleSerializer
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -368,10 +369,14 @@ def cache_with_summaries(
     partition's summary; return the cached RDD and the summaries in partition order.
 
     The summaries travel in an accumulator and the cache is filled by a JVM-side count, so no
-    second Python worker unpickles the cached rows only to hand the summaries over.
+    second Python worker unpickles the cached rows only to hand the summaries over. Caches made
+    here from partitions that yield item for item zip with each other (`RDD.zip`).
     """
     summaries = rdd.context.accumulator({}, _BySplit())
     cached = rdd.mapPartitionsWithIndex(partial(_summarised, task=task, summaries=summaries))
+    # One pickle per item, so two such caches with items in step zip without being pickled
+    # again (RDD.zip re-batches both sides unless their batch sizes agree).
+    cached = cached._reserialize(BatchedSerializer(CPickleSerializer(), 1))
     cached.persist(CACHE_LEVEL)
     cached._jrdd.count()
     found = summaries.value

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from pyspark import Broadcast
+from pyspark import RDD, Broadcast
 from pyspark.sql import DataFrame
 
 from selection.engine.blocks import (
@@ -94,20 +94,32 @@ def _tolerance(c: int, d: int) -> float:
 
 
 @dataclass(frozen=True)
-class GradientBlock:
-    """Rows as BADGE sees them: the factors a and h of g = a (x) h (float64),
-    each row's squared distance to its nearest candidate so far (float32, inf before the first
-    centre) and that candidate's index in the driver's candidate list (-1 before)."""
+class GradientRows:
+    """Rows as BADGE sees them: the factors a and h of g = a (x) h, in float64. Cached once;
+    what changes from round to round is their `Coverage`."""
 
     ids: np.ndarray
     keys: np.ndarray  # uint64 seeded hashes of the ids
     a: np.ndarray  # (m, C) p - e_argmax(p)
     h: np.ndarray  # (m, D) features, unit rows for METRIC=cosine
-    d2: np.ndarray
-    nearest: np.ndarray
 
     def __len__(self) -> int:
         return len(self.keys)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What k-means|| carries for the rows of one `GradientRows` item between rounds: each
+    row's squared distance to its nearest candidate so far (float32) and that candidate's index
+    in the driver's candidate list. 8 bytes a row: a round rewrites these, not the rows."""
+
+    d2: np.ndarray
+    nearest: np.ndarray
+
+    @staticmethod
+    def empty(rows: int) -> Coverage:
+        """Before the first centre: at infinite distance from nothing."""
+        return Coverage(np.full(rows, np.inf, np.float32), np.full(rows, -1, np.int32))
 
 
 @dataclass(frozen=True)
@@ -201,20 +213,20 @@ class CentreOperands:
         )
 
 
-def update_nearest(block: GradientBlock, centres: CentreOperands) -> GradientBlock:
-    """`block` with each row's D^2 and nearest candidate updated for `centres` (float32)."""
+def update_nearest(rows: GradientRows, cover: Coverage, centres: CentreOperands) -> Coverage:
+    """`cover` updated for `centres`: each row's D^2 and nearest candidate (float32)."""
     k = centres.a.shape[1]
-    if len(block) == 0 or k == 0:
-        return block
-    a32, h32 = block.a.astype(np.float32), block.h.astype(np.float32)
+    if len(rows) == 0 or k == 0:
+        return cover
+    a32, h32 = rows.a.astype(np.float32), rows.h.astype(np.float32)
     rn = np.einsum("ij,ij->i", a32, a32) * np.einsum("ij,ij->i", h32, h32)
     tol = np.float32(_tolerance(a32.shape[1], h32.shape[1]))
-    d2, nearest = block.d2.copy(), block.nearest.copy()
-    step = min(tile_rows(k), len(block))
+    d2, nearest = cover.d2.copy(), cover.nearest.copy()
+    step = min(tile_rows(k), len(rows))
     # Tiles reused across the loop: fresh 1 MB arrays would be fresh pages every time.
     tile, other = np.empty((step, k), np.float32), np.empty((step, k), np.float32)
-    for s in range(0, len(block), step):
-        n = min(step, len(block) - s)
+    for s in range(0, len(rows), step):
+        n = min(step, len(rows) - s)
         np.matmul(a32[s : s + n], centres.a, out=tile[:n])
         np.matmul(h32[s : s + n], centres.h, out=other[:n])
         np.multiply(tile[:n], other[:n], out=tile[:n])
@@ -227,7 +239,7 @@ def update_nearest(block: GradientBlock, centres: CentreOperands) -> GradientBlo
         better = value < d2[s : s + n]
         d2[s : s + n][better] = value[better]
         nearest[s : s + n][better] = near[better] + centres.offset
-    return replace(block, d2=d2, nearest=nearest)
+    return Coverage(d2, nearest)
 
 
 def _in_sorted(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
@@ -239,36 +251,42 @@ def _in_sorted(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
 
 
 def best_draws(
-    block: GradientBlock, *, ell: int, stream: int, excluded: np.ndarray, floor: float
+    rows: GradientRows,
+    cover: Coverage,
+    *,
+    ell: int,
+    stream: int,
+    excluded: np.ndarray,
+    floor: float,
 ) -> Draws:
-    """The rows of `block` that can be among the `ell` best for D^2-weighted sampling without
+    """The rows that can be among the `ell` best for D^2-weighted sampling without
     replacement, given `floor`: the key of the ell-th best row at D^2 > 0 seen so far.
 
     Efraimidis-Spirakis: key = ln(u) / D^2, keep the largest. The global top ell is the top ell
     of the per-partition tops, so one pass per round draws exactly ell rows. Rows at D^2 = 0
     rank last, so they only fill a shortfall; candidates are never drawn again.
     """
-    d2 = block.d2.astype(np.float64)
+    d2 = cover.d2.astype(np.float64)
     weighted = np.flatnonzero((d2 > 0) & np.isfinite(d2))
     if len(weighted) >= ell or floor > -math.inf:
         # Enough rows at D^2 > 0: the others cannot be drawn.
-        score = np.log(uniforms(block.keys[weighted], stream)) / d2[weighted]
+        score = np.log(uniforms(rows.keys[weighted], stream)) / d2[weighted]
         keep = score >= floor
-        rows, score = weighted[keep], score[keep]
-        fresh = ~_in_sorted(block.keys[rows], excluded)
-        rows, score = rows[fresh], score[fresh]
-        order = np.lexsort((block.keys[rows], -score))[:ell]
-        rows, score, is_weighted = rows[order], score[order], np.ones(len(order), dtype=bool)
+        picks, score = weighted[keep], score[keep]
+        fresh = ~_in_sorted(rows.keys[picks], excluded)
+        picks, score = picks[fresh], score[fresh]
+        order = np.lexsort((rows.keys[picks], -score))[:ell]
+        picks, score, is_weighted = picks[order], score[order], np.ones(len(order), dtype=bool)
     else:
-        u = uniforms(block.keys, stream)
+        u = uniforms(rows.keys, stream)
         is_weighted = (d2 > 0) & np.isfinite(d2)
         score = np.where(is_weighted, np.log(u) / np.where(is_weighted, d2, 1.0), u)
-        allowed = np.flatnonzero(~_in_sorted(block.keys, excluded))
-        order = np.lexsort((block.keys[allowed], -score[allowed], ~is_weighted[allowed]))
-        rows = allowed[order][:ell]
-        score, is_weighted = score[rows], is_weighted[rows]
+        allowed = np.flatnonzero(~_in_sorted(rows.keys, excluded))
+        order = np.lexsort((rows.keys[allowed], -score[allowed], ~is_weighted[allowed]))
+        picks = allowed[order][:ell]
+        score, is_weighted = score[picks], is_weighted[picks]
     return Draws(
-        is_weighted, score, block.keys[rows], block.ids[rows], block.a[rows], block.h[rows]
+        is_weighted, score, rows.keys[picks], rows.ids[picks], rows.a[picks], rows.h[picks]
     )
 
 
@@ -276,21 +294,14 @@ def _gradient_rows(partition: Iterable[Block], *, metric: str) -> Iterator[Any]:
     """Executor side: a partition's rows -> its summary, then its rows as (a, h) for the cache."""
     for block in partition:
         items = [
-            GradientBlock(
-                g.ids,
-                g.keys,
-                gradient_factors(g.p),
-                prepare_features(g.x, metric),
-                np.full(len(g), np.inf, dtype=np.float32),
-                np.full(len(g), -1, dtype=np.int32),
-            )
-            for g in cache_items(block, 8 * (block.x.shape[1] + block.p.shape[1]) + 24)
+            GradientRows(g.ids, g.keys, gradient_factors(g.p), prepare_features(g.x, metric))
+            for g in cache_items(block, 8 * (block.x.shape[1] + block.p.shape[1]) + 16)
         ]
         yield _top_norm(items, block)
         yield from items
 
 
-def _top_norm(items: Sequence[GradientBlock], block: Block) -> TopNorm:
+def _top_norm(items: Sequence[GradientRows], block: Block) -> TopNorm:
     best = TopNorm(-1.0, None, np.zeros(0, np.uint64), block.p[:0], block.x[:0], 0, 0, None)
     for g in items:
         norms = np.einsum("ij,ij->i", g.a, g.a) * np.einsum("ij,ij->i", g.h, g.h)
@@ -302,28 +313,36 @@ def _top_norm(items: Sequence[GradientBlock], block: Block) -> TopNorm:
     return replace(best, rows=len(block), bad_rows=block.bad_rows, bad_example=block.bad_example)
 
 
+def _with_coverage(items: Iterable[Any]) -> Iterator[tuple[GradientRows, Coverage]]:
+    """Cached rows, alone (before the first round) or zipped with their coverage."""
+    for item in items:
+        if isinstance(item, tuple):
+            yield item[0], item[1]
+        elif isinstance(item, GradientRows):
+            yield item, Coverage.empty(len(item))
+
+
 def _round(items: Iterable[Any], *, spec: Broadcast[RoundInput]) -> Iterator[Any]:
     """Executor side: one k-means|| round over a cached partition.
 
-    Yields the partition's summary (cost and best draws), then its rows with D^2 updated: the
-    cache of the next round.
+    Yields the partition's summary (cost and best draws), then one updated `Coverage` per
+    cached item of rows: the next round's input, zipped with the rows again.
     """
     task = spec.value
     operands = CentreOperands.of(task.centres)
-    blocks, best, cost = [], _no_draws(task.centres), 0.0
-    for item in items:
-        if isinstance(item, GradientBlock):
-            block = update_nearest(item, operands)
-            cost += float(block.d2.sum(dtype=np.float64))
-            full = len(best) == task.ell and bool(best.weighted[-1])
-            floor = float(best.score[-1]) if full else -math.inf
-            drawn = best_draws(
-                block, ell=task.ell, stream=task.stream, excluded=task.excluded, floor=floor
-            )
-            best = Draws.best([best, drawn], task.ell)
-            blocks.append(block)
+    covers, best, cost = [], _no_draws(task.centres), 0.0
+    for rows, cover in _with_coverage(items):
+        cover = update_nearest(rows, cover, operands)
+        cost += float(cover.d2.sum(dtype=np.float64))
+        full = len(best) == task.ell and bool(best.weighted[-1])
+        floor = float(best.score[-1]) if full else -math.inf
+        drawn = best_draws(
+            rows, cover, ell=task.ell, stream=task.stream, excluded=task.excluded, floor=floor
+        )
+        best = Draws.best([best, drawn], task.ell)
+        covers.append(cover)
     yield RoundSummary(cost, best)
-    yield from blocks
+    yield from covers
 
 
 def _no_draws(centres: Centres) -> Draws:
@@ -340,11 +359,11 @@ def _weigh(
     counts = np.zeros(count, dtype=np.int64)
     cost = 0.0
     operands = CentreOperands.of(centres.value)
-    for item in items:
-        if isinstance(item, GradientBlock) and len(item):
-            block = update_nearest(item, operands)
-            cost += float(block.d2.sum(dtype=np.float64))
-            counts += np.bincount(block.nearest, minlength=count)
+    for rows, cover in _with_coverage(items):
+        if len(rows):
+            cover = update_nearest(rows, cover, operands)
+            cost += float(cover.d2.sum(dtype=np.float64))
+            counts += np.bincount(cover.nearest, minlength=count)
     yield cost, counts
 
 
@@ -362,7 +381,7 @@ def _exact_cost(
     ca32, ch32, cn32 = (ca * -2.0).astype(np.float32), ch.astype(np.float32), cn.astype(np.float32)
     total = 0.0
     for item in items:
-        if not isinstance(item, GradientBlock) or len(item) == 0:
+        if not isinstance(item, GradientRows) or len(item) == 0:
             continue
         a, h = item.a, item.h
         a32, h32 = a.astype(np.float32), h.astype(np.float32)
@@ -443,14 +462,16 @@ class _Candidates:
 
 
 def _oversample(
-    state: Any, first: TopNorm, rounds: int, ell: int, keep: list[Broadcast[Any]]
-) -> tuple[Any, _Candidates, Centres, list[float]]:
-    """k-means|| rounds from the first centre over the cached rows `state`.
+    rows: RDD[Any], first: TopNorm, rounds: int, ell: int, keep: list[Any]
+) -> tuple[RDD[Any] | None, _Candidates, Centres, list[float]]:
+    """k-means|| rounds from the first centre over the cached rows.
 
-    Each round caches the rows with D^2 updated and drops the previous cache. Returns the
-    last cache, the candidates, the centres no pass has measured yet, and each round's cost.
+    Each round caches the rows' new `Coverage` (8 bytes a row, item for item with the rows;
+    the rows themselves are not rewritten) and drops the previous one. Returns the last
+    coverage (None without rounds), the candidates, the centres no pass has measured yet, and
+    each round's cost. `keep` collects what the caller must release.
     """
-    sc = state.context
+    sc = rows.context
     cands = _Candidates([], [], [], [])
     ident = np.empty(1, dtype=object)
     ident[0] = first.id
@@ -458,16 +479,20 @@ def _oversample(
         Draws(np.ones(1, bool), np.zeros(1), first.key, ident, first.a[None, :], first.h[None, :])
     )
     costs: list[float] = []
+    cover: RDD[Any] | None = None
     for r in range(rounds):
         excluded = np.sort(np.concatenate(cands.keys))
         spec = sc.broadcast(RoundInput(pending, excluded, r + 1, ell))
         keep.append(spec)
-        nxt, summaries = cache_with_summaries(state, partial(_round, spec=spec))
-        state.unpersist()
-        state = nxt
+        source = rows if cover is None else rows.zip(cover)
+        nxt, summaries = cache_with_summaries(source, partial(_round, spec=spec))
+        keep.append(nxt)
+        if cover is not None:
+            cover.unpersist()
+        cover = nxt
         costs.append(sum(s.cost for s in summaries))
         pending = cands.add(Draws.best([s.draws for s in summaries], ell))
-    return state, cands, pending, costs
+    return cover, cands, pending, costs
 
 
 def select_badge(
@@ -513,8 +538,10 @@ def select_badge(
         "(only the previous round's draws are measured); candidate weights (the last round's "
         "draws); cost of the selection; filtered scan for the chosen rows",
     }
-    keep: list[Broadcast[Any]] = []
-    state, tops = cache_with_summaries(blocks, partial(_gradient_rows, metric=Metric(metric).value))
+    keep: list[Any] = []  # broadcasts to destroy and coverage caches to drop
+    cached, tops = cache_with_summaries(
+        blocks, partial(_gradient_rows, metric=Metric(metric).value)
+    )
     try:
         examples = [t.bad_example for t in tops if t.bad_example is not None]
         raise_on_bad_rows(
@@ -529,21 +556,25 @@ def select_badge(
             return Selected(empty, {**figures, "rows": 0, "candidates": 0, "kmeans_cost": 0.0})
         best = max(t.norm for t in found)
         first = min((t for t in found if t.norm == best), key=lambda t: t.id)
-        state, cands, pending, costs = _oversample(state, first, rounds, ell, keep)
+        cover, cands, pending, costs = _oversample(cached, first, rounds, ell, keep)
+        covered = cached if cover is None else cached.zip(cover)
         weigh = sc.broadcast(pending)
         keep.append(weigh)
         count = len(cands.ids)
-        assigned = state.mapPartitions(partial(_weigh, centres=weigh, count=count)).collect()
+        assigned = covered.mapPartitions(partial(_weigh, centres=weigh, count=count)).collect()
         weights = np.sum([w for _, w in assigned], axis=0).astype(np.float64)
         cand_a, cand_h = cands.factors()
         picks = weighted_kmeanspp(cand_a, cand_h, weights, batch_size, np.random.default_rng(seed))
         chosen = sc.broadcast((cand_a[picks], cand_h[picks]))
         keep.append(chosen)
-        cost = sum(state.mapPartitions(partial(_exact_cost, chosen=chosen)).collect())
+        cost = sum(cached.mapPartitions(partial(_exact_cost, chosen=chosen)).collect())
     finally:
-        state.unpersist()
+        cached.unpersist()
         for value in keep:
-            value.destroy()
+            if isinstance(value, RDD):
+                value.unpersist()
+            else:
+                value.destroy()
     figures.update(
         {
             "rows": int(weights.sum()),

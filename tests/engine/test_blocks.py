@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from chispa import assert_approx_df_equality
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import (
     DoubleType,
     LongType,
@@ -251,26 +252,42 @@ def test_hashed_blocks_hold_each_row_once_in_its_hash_partition(
     assert _hashed_rows(df.repartition(7), 3) == got
 
 
-def test_both_transfers_give_the_same_blocks(spark: SparkSession, tmp_path: Path) -> None:
-    if not arrow_usable(spark):
-        pytest.skip("pyarrow is not importable here: only the row transfer can run")
-    x = np.random.default_rng(4).normal(size=(300, 2))
-    x[17, 1] = np.nan  # counted as bad by both
-    df = numpy_frame(spark, tmp_path, x)
+def _both_transfers(spark: SparkSession, df: DataFrame) -> dict[str, list[Block]]:
     seen = {}
     for transfer in ("rows", "arrow"):
         spark.conf.set(ROW_TRANSFER_CONF, transfer)
         try:
             keyed = keyed_rows(df, "id", ["emb_0", "emb_1"], 5)
             blocks, used = hashed_blocks(keyed, 2, 4)
-            got = blocks.collect()
+            seen[used] = blocks.collect()
         finally:
             spark.conf.unset(ROW_TRANSFER_CONF)
-        assert used == transfer
+    return seen
+
+
+def _contents(blocks: list[Block]) -> list[tuple[Any, ...]]:
+    return [(b.keys.tolist(), b.ids.tolist(), b.x.tobytes(), b.bad_rows) for b in blocks]
+
+
+def test_both_transfers_give_the_same_blocks(spark: SparkSession, tmp_path: Path) -> None:
+    if not arrow_usable(spark):
+        pytest.skip("pyarrow is not importable here: only the row transfer can run")
+    x = np.random.default_rng(4).normal(size=(300, 2))
+    x[17, 1] = np.nan  # counted as bad by both
+    seen = _both_transfers(spark, numpy_frame(spark, tmp_path, x))
+    assert sorted(seen) == ["arrow", "rows"]
+    for got in seen.values():
         assert sum(b.bad_rows for b in got) == 1
         assert [b.bad_example for b in got if b.bad_example] == ["17"]
-        seen[transfer] = [(b.keys.tolist(), b.ids.tolist(), b.x.tobytes()) for b in got]
-    assert seen["rows"] == seen["arrow"]
+    assert _contents(seen["rows"]) == _contents(seen["arrow"])
+    # String ids and a null feature; ids of other types always take the row transfer.
+    rows = [(f"r{i}", float(i), None if i == 3 else 1.0) for i in range(40)]
+    strings = spark.createDataFrame(rows, "id string, emb_0 double, emb_1 double")
+    seen = _both_transfers(spark, strings)
+    assert _contents(seen["rows"]) == _contents(seen["arrow"])
+    assert sum(b.bad_rows for b in seen["arrow"]) == 1
+    dates = strings.withColumn("id", F.to_date(F.lit("2024-01-01")) + F.col("emb_0").cast("int"))
+    assert sorted(_both_transfers(spark, dates)) == ["rows"]
 
 
 def test_row_transfer_setting(spark: SparkSession) -> None:

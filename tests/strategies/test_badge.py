@@ -17,7 +17,8 @@ from selection.strategies import Badge, select
 from selection.strategies.badge import (
     CentreOperands,
     Centres,
-    GradientBlock,
+    Coverage,
+    GradientRows,
     badge,
     best_draws,
     gradient_factors,
@@ -187,10 +188,8 @@ def test_select_runs_badge_and_excludes_labeled(spark: SparkSession, tmp_path: P
     assert got.figures["passes"] == 6
 
 
-def _gradient_block(a: np.ndarray, h: np.ndarray, keys: np.ndarray) -> GradientBlock:
-    n = len(a)
-    d2 = np.full(n, np.inf, dtype=np.float32)
-    return GradientBlock(np.arange(n), keys, a, h, d2, np.full(n, -1, dtype=np.int32))
+def _rows(a: np.ndarray, h: np.ndarray, keys: np.ndarray) -> GradientRows:
+    return GradientRows(np.arange(len(a)), keys, a, h)
 
 
 def test_carried_distances_equal_a_full_recompute() -> None:
@@ -198,10 +197,12 @@ def test_carried_distances_equal_a_full_recompute() -> None:
     rng = np.random.default_rng(3)
     a = gradient_factors(rng.dirichlet(np.ones(5), size=4000))
     h = rng.normal(size=(4000, 7)) * 3
-    block = _gradient_block(a, h, np.arange(4000, dtype=np.uint64))
+    rows = _rows(a, h, np.arange(4000, dtype=np.uint64))
+    block = Coverage.empty(4000)
     rounds = [np.arange(0, 1), np.arange(1, 60), np.arange(60, 400)]
     for idx in rounds:
-        block = update_nearest(block, CentreOperands.of(Centres(a[idx], h[idx], int(idx[0]))))
+        centres = CentreOperands.of(Centres(a[idx], h[idx], int(idx[0])))
+        block = update_nearest(rows, block, centres)
     full = sq_dists(a, h, a[:400], h[:400])
     best = full.min(axis=1)
     norms = np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", h, h)
@@ -217,23 +218,22 @@ def test_draws_skip_candidates_and_fill_a_shortfall_by_u() -> None:
     a = gradient_factors(rng.dirichlet(np.ones(3), size=50))
     h = rng.normal(size=(50, 2))
     keys = np.arange(100, 150, dtype=np.uint64)
-    block = _gradient_block(a, h, keys)
+    block = _rows(a, h, keys)
     d2 = np.zeros(50, dtype=np.float32)
     d2[[3, 7]] = [1.0, 2.0]
-    block = GradientBlock(block.ids, keys, a, h, d2, np.zeros(50, dtype=np.int32))
+    cover = Coverage(d2, np.zeros(50, dtype=np.int32))
     excluded = np.array([105, 120], dtype=np.uint64)
-    got = best_draws(block, ell=6, stream=1, excluded=excluded, floor=-np.inf)
+    got = best_draws(block, cover, ell=6, stream=1, excluded=excluded, floor=-np.inf)
     assert got.ids[:2].tolist() in ([3, 7], [7, 3])  # D^2 > 0 first
     assert got.weighted.tolist() == [True, True, False, False, False, False]
     rest = [i for i in range(50) if i not in (3, 7, 5, 20)]
     u = uniforms(keys, 1)
     assert got.ids[2:].tolist() == sorted(rest, key=lambda i: -u[i])[:4]
     # With enough rows at D^2 > 0, rows at 0 are never drawn and the floor cuts the rest.
-    d2 = np.linspace(1.0, 2.0, 50).astype(np.float32)
-    block = GradientBlock(block.ids, keys, a, h, d2, block.nearest)
-    every = best_draws(block, ell=50, stream=2, excluded=excluded, floor=-np.inf)
+    cover = Coverage(np.linspace(1.0, 2.0, 50).astype(np.float32), cover.nearest)
+    every = best_draws(block, cover, ell=50, stream=2, excluded=excluded, floor=-np.inf)
     assert len(every) == 48 and every.weighted.all() and not set(every.ids) & {5, 20}
-    top = best_draws(block, ell=5, stream=2, excluded=excluded, floor=float(every.score[9]))
+    top = best_draws(block, cover, ell=5, stream=2, excluded=excluded, floor=float(every.score[9]))
     assert top.ids.tolist() == every.ids[:5].tolist()
 
 
