@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
-import pickle
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -30,6 +29,7 @@ from pyspark.serializers import BatchedSerializer, CPickleSerializer
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
+    ArrayType,
     BinaryType,
     IntegerType,
     IntegralType,
@@ -55,8 +55,6 @@ from selection.names import (
 KEY = "_sel_key"  # seeded 64-bit hash of the id: order- and partitioning-independent randomness
 ID = "_sel_id"
 PICK = "_sel_pick"
-PART = "_sel_part"
-BLOB = "_sel_block"
 CHUNK_ROWS = 65_536  # rows converted at a time, bounding the Python objects alive at once
 GROUP_ROWS = 65_536  # rows a strategy works on at once: their float32 features fit a cache
 # Bytes per cached item. A 1 GB heap has 1 MB G1 regions, and an object over half a region
@@ -271,8 +269,11 @@ def _row_pieces(rows: Iterable[Any], *, d: int, c: int, parts: int) -> Iterator[
         yield from _pieces(block, parts)
 
 
-def _arrow_pieces(batches: Iterable[Any], *, d: int, c: int, parts: int) -> Iterator[Any]:
-    """Executor side of the Arrow transfer: the same pieces, pickled, one output row each."""
+def _arrow_pieces(
+    batches: Iterable[Any], *, d: int, c: int, parts: int, string_ids: bool
+) -> Iterator[Any]:
+    """Executor side of the Arrow transfer: the same pieces, one output row each, their arrays
+    as raw bytes (and string ids as a list) so that nothing needs unpickling on the way back."""
     import pyarrow as pa  # only on executors where the Arrow transfer was chosen
 
     def convert(pending: list[Any]) -> Any:
@@ -282,13 +283,24 @@ def _arrow_pieces(batches: Iterable[Any], *, d: int, c: int, parts: int) -> Iter
         ids = id_array(columns[1].to_pylist())
         # Nulls arrive as NaN, as they do on the row path: the same rows are counted as bad.
         values = np.column_stack([col.to_numpy() for col in columns[2:]]).astype(np.float64)
-        out = list(_pieces(_finish(ids, keys, values, d), parts))
+        pieces = list(_pieces(_finish(ids, keys, values, d), parts))
+        out = [b for _, b in pieces]
+        parts_of = [p for p, _ in pieces]
+        id_column = (
+            pa.array([b.ids.tolist() for b in out], pa.list_(pa.string()))
+            if string_ids
+            else pa.array([b.ids.astype(np.int64).tobytes() for b in out], pa.binary())
+        )
         return pa.RecordBatch.from_arrays(
             [
-                pa.array([p for p, _ in out], pa.int32()),
-                pa.array([pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL) for _, b in out]),
+                pa.array(parts_of, pa.int32()),
+                pa.array([b.keys.tobytes() for b in out], pa.binary()),
+                id_column,
+                pa.array([np.hstack([b.x, b.p]).tobytes() for b in out], pa.binary()),
+                pa.array([b.bad_rows for b in out], pa.int64()),
+                pa.array([b.bad_example for b in out], pa.string()),
             ],
-            names=[PART, BLOB],
+            names=list(_ARROW_PIECE),
         )
 
     pending: list[Any] = []
@@ -303,9 +315,22 @@ def _arrow_pieces(batches: Iterable[Any], *, d: int, c: int, parts: int) -> Iter
         yield convert(pending)
 
 
-def _unpickle_piece(row: Any) -> tuple[int, Block]:
-    piece: Block = pickle.loads(row[1])
-    return int(row[0]), piece
+# The Arrow transfer's output: one row per piece of a block.
+_ARROW_PIECE = ("_sel_part", "_sel_keys", "_sel_ids", "_sel_values", "_sel_bad", "_sel_example")
+
+
+def _arrow_schema(string_ids: bool) -> StructType:
+    ids = ArrayType(StringType(), True) if string_ids else BinaryType()
+    types = [IntegerType(), BinaryType(), ids, BinaryType(), LongType(), StringType()]
+    return StructType([StructField(n, t) for n, t in zip(_ARROW_PIECE, types, strict=True)])
+
+
+def _arrow_piece(row: Any, *, d: int, c: int, string_ids: bool) -> tuple[int, Block]:
+    part, keys, ids, values, bad, example = row
+    ident = id_array(ids) if string_ids else np.frombuffer(ids, dtype=np.int64)
+    both = np.frombuffer(values, dtype=np.float64).reshape(-1, d + c)
+    x, p = np.ascontiguousarray(both[:, :d]), np.ascontiguousarray(both[:, d:])
+    return int(part), Block(ident, np.frombuffer(keys, dtype=np.uint64), x, p, int(bad), example)
 
 
 def _own_partition(p: int) -> int:
@@ -325,11 +350,10 @@ def hashed_blocks(keyed: DataFrame, d: int, parts: int, c: int = 0) -> tuple[RDD
     transfer = row_transfer(keyed.sparkSession)
     id_type = keyed.schema[ID].dataType
     if transfer == "arrow" and isinstance(id_type, IntegralType | StringType):
-        schema = StructType(
-            [StructField(PART, IntegerType(), False), StructField(BLOB, BinaryType(), False)]
-        )
-        task = partial(_arrow_pieces, d=d, c=c, parts=parts)
-        pieces = keyed.mapInArrow(task, schema).rdd.map(_unpickle_piece)
+        string_ids = isinstance(id_type, StringType)
+        task = partial(_arrow_pieces, d=d, c=c, parts=parts, string_ids=string_ids)
+        rows = keyed.mapInArrow(task, _arrow_schema(string_ids)).rdd
+        pieces = rows.map(partial(_arrow_piece, d=d, c=c, string_ids=string_ids))
     else:
         # Other id types (dates, decimals...) come back from Arrow as other Python objects.
         transfer = "rows"

@@ -378,7 +378,8 @@ def _exact_cost(
     """
     ca, ch = chosen.value
     cn = np.einsum("ij,ij->i", ca, ca) * np.einsum("ij,ij->i", ch, ch)
-    ca32, ch32, cn32 = (ca * -2.0).astype(np.float32), ch.astype(np.float32), cn.astype(np.float32)
+    operands = CentreOperands.of(Centres(ca, ch, 0))
+    k = len(ca)
     total = 0.0
     for item in items:
         if not isinstance(item, GradientRows) or len(item) == 0:
@@ -387,24 +388,26 @@ def _exact_cost(
         a32, h32 = a.astype(np.float32), h.astype(np.float32)
         rn = np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", h, h)
         tol = 2.0 * _tolerance(a.shape[1], h.shape[1]) * (rn + float(cn.max()))
-        step = tile_rows(len(ca))
+        step = min(tile_rows(k), len(item))
+        tile, other = np.empty((step, k), np.float32), np.empty((step, k), np.float32)
         for s in range(0, len(item), step):
-            e = min(s + step, len(item))
-            tile = a32[s:e] @ ca32.T
-            tile *= h32[s:e] @ ch32.T
-            tile += cn32
-            rows = np.arange(e - s)
-            near = np.argmin(tile, axis=1)
-            inner = np.einsum("ij,ij->i", a[s:e], ca[near])
-            inner *= np.einsum("ij,ij->i", h[s:e], ch[near])
-            exact = rn[s:e] + cn[near] - 2.0 * inner
-            exact[exact <= 1e-12 * (rn[s:e] + cn[near])] = 0.0
-            if len(ca) > 1:
+            n = min(step, len(item) - s)
+            np.matmul(a32[s : s + n], operands.a, out=tile[:n])
+            np.matmul(h32[s : s + n], operands.h, out=other[:n])
+            np.multiply(tile[:n], other[:n], out=tile[:n])
+            tile[:n] += operands.norms
+            near = np.argmin(tile[:n], axis=1)
+            inner = np.einsum("ij,ij->i", a[s : s + n], ca[near])
+            inner *= np.einsum("ij,ij->i", h[s : s + n], ch[near])
+            exact = rn[s : s + n] + cn[near] - 2.0 * inner
+            exact[exact <= 1e-12 * (rn[s : s + n] + cn[near])] = 0.0  # as `sq_dists` does
+            if k > 1:
+                rows = np.arange(n)
                 first = tile[rows, near]
                 tile[rows, near] = np.inf
-                unsure = np.flatnonzero(tile.min(axis=1) - first <= tol[s:e])
-                for u in range(0, len(unsure), max(1, TILE // len(ca))):
-                    part = s + unsure[u : u + max(1, TILE // len(ca))]
+                unsure = s + np.flatnonzero(tile[:n].min(axis=1) - first <= tol[s : s + n])
+                for u in range(0, len(unsure), max(1, TILE // k)):
+                    part = unsure[u : u + max(1, TILE // k)]
                     exact[part - s] = sq_dists(a[part], h[part], ca, ch).min(axis=1)
             total += float(exact.sum())
     yield total

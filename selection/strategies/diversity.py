@@ -121,8 +121,8 @@ def greedy(x: np.ndarray, k: int, *, init_sq: np.ndarray | None = None, start: i
         vector[d + 1] = operand[d, j]
         np.dot(vector, operand, out=dist)
         np.minimum(d2, dist, out=d2)
-        # Below every distance: never picked again, even when only duplicates remain.
-        d2[j] = -1.0
+        # Below every distance, rounding noise around 0 included: never picked again.
+        d2[j] = -np.inf
         j = int(np.argmax(d2))
     following = None if len(picks) == n else j
     return Greedy(picks, following, _exact_radius(x, picks, init_sq, (d2, picked, sq)))
