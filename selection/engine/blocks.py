@@ -286,16 +286,19 @@ def _arrow_pieces(
         pieces = list(_pieces(_finish(ids, keys, values, d), parts))
         out = [b for _, b in pieces]
         parts_of = [p for p, _ in pieces]
-        id_column = (
-            pa.array([b.ids.tolist() for b in out], pa.list_(pa.string()))
-            if string_ids
-            else pa.array([b.ids.astype(np.int64).tobytes() for b in out], pa.binary())
-        )
+        if string_ids:
+            id_column = pa.array([b.ids.tolist() for b in out], pa.list_(pa.string()))
+            nulls = pa.nulls(len(out), pa.binary())
+        else:
+            packed = [_int_ids(b.ids) for b in out]
+            id_column = pa.array([v for v, _ in packed], pa.binary())
+            nulls = pa.array([m for _, m in packed], pa.binary())
         return pa.RecordBatch.from_arrays(
             [
                 pa.array(parts_of, pa.int32()),
                 pa.array([b.keys.tobytes() for b in out], pa.binary()),
                 id_column,
+                nulls,
                 pa.array([np.hstack([b.x, b.p]).tobytes() for b in out], pa.binary()),
                 pa.array([b.bad_rows for b in out], pa.int64()),
                 pa.array([b.bad_example for b in out], pa.string()),
@@ -315,19 +318,46 @@ def _arrow_pieces(
         yield convert(pending)
 
 
+def _int_ids(ids: np.ndarray) -> tuple[bytes, bytes | None]:
+    """Integer ids as int64 bytes, and where the null ids are (None when there is none).
+
+    A null id must reach the driver as None, as on the row path: the job's checks name it.
+    """
+    if ids.dtype != object:
+        return ids.astype(np.int64).tobytes(), None
+    values = ids.tolist()
+    nulls = np.array([v is None for v in values], dtype=bool)
+    return np.array([0 if v is None else v for v in values], np.int64).tobytes(), nulls.tobytes()
+
+
 # The Arrow transfer's output: one row per piece of a block.
-_ARROW_PIECE = ("_sel_part", "_sel_keys", "_sel_ids", "_sel_values", "_sel_bad", "_sel_example")
+_ARROW_PIECE = (
+    "_sel_part",
+    "_sel_keys",
+    "_sel_ids",
+    "_sel_null_ids",
+    "_sel_values",
+    "_sel_bad",
+    "_sel_example",
+)
 
 
 def _arrow_schema(string_ids: bool) -> StructType:
     ids = ArrayType(StringType(), True) if string_ids else BinaryType()
-    types = [IntegerType(), BinaryType(), ids, BinaryType(), LongType(), StringType()]
+    types = [IntegerType(), BinaryType(), ids, BinaryType(), BinaryType(), LongType(), StringType()]
     return StructType([StructField(n, t) for n, t in zip(_ARROW_PIECE, types, strict=True)])
 
 
 def _arrow_piece(row: Any, *, d: int, c: int, string_ids: bool) -> tuple[int, Block]:
-    part, keys, ids, values, bad, example = row
-    ident = id_array(ids) if string_ids else np.frombuffer(ids, dtype=np.int64)
+    part, keys, ids, nulls, values, bad, example = row
+    if string_ids:
+        ident = id_array(ids)
+    elif nulls is None:
+        ident = np.frombuffer(ids, dtype=np.int64)
+    else:
+        missing = np.frombuffer(nulls, dtype=bool).tolist()
+        found = np.frombuffer(ids, dtype=np.int64).tolist()
+        ident = id_array([None if m else v for v, m in zip(found, missing, strict=True)])
     both = np.frombuffer(values, dtype=np.float64).reshape(-1, d + c)
     x, p = np.ascontiguousarray(both[:, :d]), np.ascontiguousarray(both[:, d:])
     return int(part), Block(ident, np.frombuffer(keys, dtype=np.uint64), x, p, int(bad), example)

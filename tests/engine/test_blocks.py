@@ -286,6 +286,12 @@ def test_both_transfers_give_the_same_blocks(spark: SparkSession, tmp_path: Path
     seen = _both_transfers(spark, strings)
     assert _contents(seen["rows"]) == _contents(seen["arrow"])
     assert sum(b.bad_rows for b in seen["arrow"]) == 1
+    # Null ids reach the driver as None on both (the job's checks report them, by name).
+    nulls = [(None if i in (4, 9) else i, float(i), 1.0) for i in range(40)]
+    with_nulls = spark.createDataFrame(nulls, "id long, emb_0 double, emb_1 double")
+    seen = _both_transfers(spark, with_nulls)
+    assert _contents(seen["rows"]) == _contents(seen["arrow"])
+    assert sum(i is None for b in seen["arrow"] for i in b.ids.tolist()) == 2
     dates = strings.withColumn("id", F.to_date(F.lit("2024-01-01")) + F.col("emb_0").cast("int"))
     assert sorted(_both_transfers(spark, dates)) == ["rows"]
 
