@@ -227,9 +227,14 @@ def sort_by_key(block: Block) -> Block:
     tied = np.flatnonzero(keys[1:] == keys[:-1])
     for value in np.unique(keys[tied]):  # 64-bit hash collisions: rare, ordered by id
         run = np.flatnonzero(keys == value)
-        order[run] = sorted(order[run].tolist(), key=lambda i: block.ids[i])
+        # Null ids (which the job's checks then report) all hash alike: they sort first.
+        order[run] = sorted(order[run].tolist(), key=lambda i: _id_order(block.ids[i]))
     out = block.take(order)
     return Block(out.ids, out.keys, out.x, out.p, block.bad_rows, block.bad_example)
+
+
+def _id_order(ident: Any) -> tuple[bool, Any]:
+    return (ident is not None, 0 if ident is None else ident)
 
 
 def split_groups(block: Block, size: int = GROUP_ROWS, at_least: int = 1) -> list[Block]:
