@@ -20,7 +20,7 @@ from selection.strategies.pseudo_labels import (
     select_confidence_threshold,
     select_top_k_per_class,
 )
-from selection.strategies.result import NO_SUMMARY, Selected, StrategySummary
+from selection.strategies.result import Selected, StrategySummary
 from selection.strategies.uncertainty import Uncertainty, select_uncertainty
 
 AnyStrategy = ConfidenceThreshold | TopKPerClass | Uncertainty | Diversity | Badge
@@ -39,13 +39,11 @@ def select(
     """
     match params:
         case ConfidenceThreshold():
-            return Selected(
-                select_confidence_threshold(_pool(df, params, labeled), params), NO_SUMMARY
-            )
+            return Selected(select_confidence_threshold(_pool(df, params, labeled), params))
         case TopKPerClass():
-            return Selected(select_top_k_per_class(_pool(df, params, labeled), params), NO_SUMMARY)
+            return Selected(select_top_k_per_class(_pool(df, params, labeled), params))
         case Uncertainty():
-            return Selected(select_uncertainty(_pool(df, params, labeled), params), NO_SUMMARY)
+            return Selected(select_uncertainty(_pool(df, params, labeled), params))
         case Diversity():
             return select_diversity(df, params, labeled=labeled)
         case Badge():

@@ -39,8 +39,11 @@ S = TypeVar("S", bound=StrategySummary, covariant=True)
 class Selected(Generic[S]):
     """`rows`: every input column plus the provenance columns, ordered by selection_rank.
 
-    `summary`: the strategy's typed figures (e.g. `DiversitySummary.covering_radius`).
+    `summary`: the strategy's typed figures (e.g. `DiversitySummary.covering_radius`); none
+    (`NO_SUMMARY`) for the one-scan strategies, so `Selected(rows)` is theirs.
     """
 
     rows: DataFrame
-    summary: S
+    # A default of the bound for a type variable: mypy cannot check it, Selected(rows) is a
+    # Selected[StrategySummary].
+    summary: S = NO_SUMMARY  # type: ignore[assignment]
