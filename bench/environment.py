@@ -22,7 +22,7 @@ def git(*args: str) -> str:
 def environment(arrow_var: str) -> dict[str, Any]:
     import psutil
 
-    from selection.engine import blocks
+    from selection.engine import transfer
 
     cpu = "unknown"
     try:
@@ -51,5 +51,5 @@ def environment(arrow_var: str) -> dict[str, Any]:
         # What is measured is selection/ and jobs/ (and the bench's own floors).
         "dirty": bool(git("status", "--porcelain", "--", "selection", "jobs", "bench/floor.py")),
         # The engine reads its row-transfer switch from a Spark conf (ROW_TRANSFER_CONF).
-        "arrow_switch": hasattr(blocks, "ROW_TRANSFER_CONF"),
+        "arrow_switch": hasattr(transfer, "ROW_TRANSFER_CONF"),
     }

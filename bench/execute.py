@@ -20,7 +20,7 @@ from typing import Any
 from bench import plan, sparklog
 from bench.generate import Spec
 from bench.plan import Cell
-from selection.engine.blocks import ROW_TRANSFER_CONF
+from selection.engine.transfer import ROW_TRANSFER_CONF
 from selection.job.config import ENV_VARS_BY_NAME
 from selection.names import METADATA_FILE, Strategy
 

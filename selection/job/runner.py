@@ -148,8 +148,9 @@ def run(
         summary = summarize(rows, job, len(score_names))
         input_rows = checks.verify()
         facts.update(input_rows=input_rows, selected_rows=summary.selected_rows)
-        if "passes" in selected.figures:
-            facts.update(passes=selected.figures["passes"])
+        figures = selected.summary.metadata()
+        if "passes" in figures:
+            facts.update(passes=figures["passes"])
 
     with phase("verify") as facts:
         # Unique input ids make the selected ids unique; only without that check do the
@@ -176,7 +177,7 @@ def run(
             job_type=job_type,
             input_rows=input_rows,
             summary=summary,
-            figures=selected.figures,
+            figures=figures,
             started=started,
             duration_seconds=time.monotonic() - clock,
             spark_version=spark.version,

@@ -6,45 +6,32 @@ its name in `selection.names.Strategy`; `PARAMS_BY_STRATEGY` and the job's varia
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TypeVar, assert_never
+from typing import assert_never
 
 from pyspark.sql import DataFrame
 
-from selection.engine.blocks import exclude_labeled, resolve_feature_columns
+from selection.engine.frames import exclude_labeled, with_features
 from selection.names import Strategy
-from selection.params import EmbeddingParams
-from selection.strategies.badge import Badge, select_badge
-from selection.strategies.diversity import Diversity, select_diversity
+from selection.strategies.badge import Badge, BadgeSummary, select_badge
+from selection.strategies.diversity import Diversity, DiversitySummary, select_diversity
 from selection.strategies.pseudo_labels import (
     ConfidenceThreshold,
     TopKPerClass,
     select_confidence_threshold,
     select_top_k_per_class,
 )
-from selection.strategies.result import Selected
+from selection.strategies.result import Selected, StrategySummary
 from selection.strategies.uncertainty import Uncertainty, select_uncertainty
 
 AnyStrategy = ConfidenceThreshold | TopKPerClass | Uncertainty | Diversity | Badge
 PARAMS_BY_STRATEGY: dict[Strategy, type[AnyStrategy]] = {
     cls.strategy: cls for cls in (ConfidenceThreshold, TopKPerClass, Uncertainty, Diversity, Badge)
 }
-P = TypeVar("P", bound=EmbeddingParams)
 
 
-def with_features(params: P, df: DataFrame, *, label_col: str = "") -> P:
-    """`params` with its feature columns resolved against `df` (and checked to be numeric)."""
-    features = resolve_feature_columns(
-        df,
-        params.features,
-        id_col=params.id_col,
-        label_col=label_col,
-        score_cols=params.scores.columns(df),
-    )
-    return replace(params, features=tuple(features))
-
-
-def select(df: DataFrame, params: AnyStrategy, *, labeled: DataFrame | None = None) -> Selected:
+def select(
+    df: DataFrame, params: AnyStrategy, *, labeled: DataFrame | None = None
+) -> Selected[StrategySummary]:
     """Run the strategy `params` describes on `df`; rows whose id is in `labeled` are never chosen.
 
     diversity and BADGE also read `labeled` (its rows are centres already); the others only
@@ -58,32 +45,9 @@ def select(df: DataFrame, params: AnyStrategy, *, labeled: DataFrame | None = No
         case Uncertainty():
             return Selected(select_uncertainty(_pool(df, params, labeled), params))
         case Diversity():
-            params = params if params.features else with_features(params, df)
-            return select_diversity(
-                df,
-                params.batch_size,
-                id_col=params.id_col,
-                features=params.features,
-                metric=params.metric,
-                seed=params.seed,
-                mode=params.mode,
-                scores=params.scores,
-                labeled=labeled,
-            )
+            return select_diversity(df, params, labeled=labeled)
         case Badge():
-            params = params if params.features else with_features(params, df)
-            return select_badge(
-                df,
-                params.batch_size,
-                id_col=params.id_col,
-                features=params.features,
-                metric=params.metric,
-                seed=params.seed,
-                rounds=params.rounds,
-                mode=params.mode,
-                scores=params.scores,
-                labeled=labeled,
-            )
+            return select_badge(df, params, labeled=labeled)
         case _:
             assert_never(params)
 
@@ -96,9 +60,12 @@ __all__ = [
     "PARAMS_BY_STRATEGY",
     "AnyStrategy",
     "Badge",
+    "BadgeSummary",
     "ConfidenceThreshold",
     "Diversity",
+    "DiversitySummary",
     "Selected",
+    "StrategySummary",
     "TopKPerClass",
     "Uncertainty",
     "select",

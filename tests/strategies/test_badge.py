@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,62 +15,16 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-from selection.engine.blocks import ROW_TRANSFER_CONF, arrow_usable
+from selection.engine.transfer import ROW_TRANSFER_CONF, arrow_usable
+from selection.names import Metric
 from selection.strategies import Badge, select
-from selection.strategies.badge import (
-    CentreOperands,
-    Centres,
-    GradientBlock,
-    badge,
-    best_draws,
-    gradient_factors,
-    select_badge,
-    sq_dists,
-    uniforms,
-    update_nearest,
-    weighted_kmeanspp,
-)
+from selection.strategies.badge import BadgeSummary, badge, select_badge
+from selection.strategies.badge_kernels import gradient_factors, sq_dists
 from tests.helpers import numpy_frame
 
 
 def _ids(df: DataFrame) -> list[Any]:
     return [r["id"] for r in df.orderBy("selection_rank").collect()]
-
-
-def test_factorised_distances_equal_the_materialised_embedding() -> None:
-    rng = np.random.default_rng(0)
-    p = rng.dirichlet(np.ones(4), size=9)
-    h = rng.normal(size=(9, 5))
-    a = gradient_factors(p)
-    g = np.einsum("ic,id->icd", a, h).reshape(9, 20)  # what BADGE never builds
-    brute = ((g[:, None, :] - g[None, 2:5, :]) ** 2).sum(-1)
-    np.testing.assert_allclose(sq_dists(a, h, a[2:5], h[2:5]), brute, atol=1e-12)
-    assert np.all(sq_dists(a, h, a, h).diagonal() == 0.0)
-
-
-def test_gradient_factor_takes_the_lowest_class_on_a_tie() -> None:
-    a = gradient_factors(np.array([[0.4, 0.4, 0.2]]))
-    np.testing.assert_allclose(a, [[-0.6, 0.4, 0.2]])
-
-
-def test_uniforms_are_seeded_per_row_and_round() -> None:
-    keys = np.arange(100_000, dtype=np.int64).view(np.uint64)
-    u = uniforms(keys, 1)
-    assert np.all((u > 0) & (u < 1))
-    assert abs(u.mean() - 0.5) < 0.01
-    np.testing.assert_array_equal(u, uniforms(keys, 1))
-    assert np.mean(u == uniforms(keys, 2)) < 1e-4
-
-
-def test_weighted_kmeanspp_never_takes_a_covered_candidate_while_others_remain() -> None:
-    a = np.array([[1.0, -1.0], [1.0, -1.0], [0.5, -0.5], [-1.0, 1.0]])
-    h = np.ones((4, 1))
-    rng = np.random.default_rng(0)
-    # Candidate 1 duplicates candidate 0; zero-weight candidate 2 is never drawn either.
-    picks = weighted_kmeanspp(a, h, np.array([5.0, 3.0, 0.0, 1.0]), 2, rng)
-    assert picks == [0, 3]
-    # Nothing left at a positive distance: the heaviest remaining ones fill the batch.
-    assert weighted_kmeanspp(a, h, np.array([5.0, 3.0, 0.0, 1.0]), 4, rng)[2:] == [1, 2]
 
 
 SCHEMA = StructType(
@@ -109,11 +66,11 @@ def test_every_row_once_when_the_batch_exceeds_the_input(spark: SparkSession) ->
     df = spark.createDataFrame(ROWS, SCHEMA)
     labeled = spark.createDataFrame([(2,)], "id long")
     features = ["emb_0", "emb_1"]
-    got = select_badge(df, 10, id_col="id", features=features, rounds=2, labeled=labeled)
+    got = select_badge(df, Badge(batch_size=10, features=features, rounds=2), labeled=labeled)
     ids = _ids(got.rows)
     assert ids[0] == 3  # the largest norm once 2 is labeled
     assert sorted(ids) == [1, 3, 4, 5]
-    assert got.figures["kmeans_cost"] == 0.0
+    assert got.summary.kmeans_cost == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -161,13 +118,13 @@ def test_cost_within_15_percent_of_sequential_kmeanspp(
     sequential = np.median([_cost(a, h, _sequential_kmeanspp(a, h, k, s)) for s in range(5)])
     costs = []
     for seed in (1, 2, 3):
-        got = select_badge(df, k, id_col="id", features=features, seed=seed)
+        got = select_badge(df, Badge(batch_size=k, features=features, seed=seed))
         ids = _ids(got.rows)
         assert len(ids) == len(set(ids)) == k
         norms = np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", h, h)
         assert ids[0] == int(np.argmax(norms))
-        assert got.figures["kmeans_cost"] == pytest.approx(_cost(a, h, ids), rel=1e-9)
-        costs.append(got.figures["kmeans_cost"])
+        assert got.summary.kmeans_cost == pytest.approx(_cost(a, h, ids), rel=1e-9)
+        costs.append(got.summary.kmeans_cost)
         if seed == 1:
             first = ids
     assert np.median(costs) <= 1.15 * sequential, (costs, sequential)
@@ -184,57 +141,7 @@ def test_select_runs_badge_and_excludes_labeled(spark: SparkSession, tmp_path: P
     ids = _ids(got.rows)
     assert ids[0] == 4
     assert 2 not in ids and 3 not in ids and len(ids) == 2
-    assert got.figures["passes"] == 6
-
-
-def _gradient_block(a: np.ndarray, h: np.ndarray, keys: np.ndarray) -> GradientBlock:
-    n = len(a)
-    d2 = np.full(n, np.inf, dtype=np.float32)
-    return GradientBlock(np.arange(n), keys, a, h, d2, np.full(n, -1, dtype=np.int32))
-
-
-def test_carried_distances_equal_a_full_recompute() -> None:
-    """D^2 updated round by round with only the new centres = D^2 to all of them at once."""
-    rng = np.random.default_rng(3)
-    a = gradient_factors(rng.dirichlet(np.ones(5), size=4000))
-    h = rng.normal(size=(4000, 7)) * 3
-    block = _gradient_block(a, h, np.arange(4000, dtype=np.uint64))
-    rounds = [np.arange(0, 1), np.arange(1, 60), np.arange(60, 400)]
-    for idx in rounds:
-        block = update_nearest(block, CentreOperands.of(Centres(a[idx], h[idx], int(idx[0]))))
-    full = sq_dists(a, h, a[:400], h[:400])
-    best = full.min(axis=1)
-    norms = np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", h, h)
-    tol = 1e-4 * (norms + norms[:400].max())
-    assert np.all(np.abs(block.d2 - best) <= tol)
-    # The carried index names a centre at that distance (a near tie may name its twin).
-    assert np.all(np.abs(full[np.arange(4000), block.nearest] - best) <= 2 * tol)
-    assert np.all(block.d2[:400] == 0.0)  # every centre is at D^2 = 0 from itself
-
-
-def test_draws_skip_candidates_and_fill_a_shortfall_by_u() -> None:
-    rng = np.random.default_rng(4)
-    a = gradient_factors(rng.dirichlet(np.ones(3), size=50))
-    h = rng.normal(size=(50, 2))
-    keys = np.arange(100, 150, dtype=np.uint64)
-    block = _gradient_block(a, h, keys)
-    d2 = np.zeros(50, dtype=np.float32)
-    d2[[3, 7]] = [1.0, 2.0]
-    block = GradientBlock(block.ids, keys, a, h, d2, np.zeros(50, dtype=np.int32))
-    excluded = np.array([105, 120], dtype=np.uint64)
-    got = best_draws(block, ell=6, stream=1, excluded=excluded, floor=-np.inf)
-    assert got.ids[:2].tolist() in ([3, 7], [7, 3])  # D^2 > 0 first
-    assert got.weighted.tolist() == [True, True, False, False, False, False]
-    rest = [i for i in range(50) if i not in (3, 7, 5, 20)]
-    u = uniforms(keys, 1)
-    assert got.ids[2:].tolist() == sorted(rest, key=lambda i: -u[i])[:4]
-    # With enough rows at D^2 > 0, rows at 0 are never drawn and the floor cuts the rest.
-    d2 = np.linspace(1.0, 2.0, 50).astype(np.float32)
-    block = GradientBlock(block.ids, keys, a, h, d2, block.nearest)
-    every = best_draws(block, ell=50, stream=2, excluded=excluded, floor=-np.inf)
-    assert len(every) == 48 and every.weighted.all() and not set(every.ids) & {5, 20}
-    top = best_draws(block, ell=5, stream=2, excluded=excluded, floor=float(every.score[9]))
-    assert top.ids.tolist() == every.ids[:5].tolist()
+    assert got.summary.passes == 6
 
 
 def test_both_row_transfers_select_the_same_rows(
@@ -249,10 +156,55 @@ def test_both_row_transfers_select_the_same_rows(
     for transfer in ("rows", "arrow"):
         spark.conf.set(ROW_TRANSFER_CONF, transfer)
         try:
-            got[transfer] = select_badge(df, 16, id_col="id", features=features, seed=5)
+            got[transfer] = select_badge(df, Badge(batch_size=16, features=features, seed=5))
         finally:
             spark.conf.unset(ROW_TRANSFER_CONF)
     rows, arrow = got["rows"], got["arrow"]
-    assert (rows.figures["transfer"], arrow.figures["transfer"]) == ("rows", "arrow")
+    assert (rows.summary.transfer, arrow.summary.transfer) == ("rows", "arrow")
     assert _ids(rows.rows) == _ids(arrow.rows)
-    assert {**rows.figures, "transfer": None} == {**arrow.figures, "transfer": None}
+    assert replace(rows.summary, transfer="") == replace(arrow.summary, transfer="")
+
+
+HEAD_KEYS = [
+    "algorithm",
+    "embedding",
+    "metric",
+    "feature_columns",
+    "classes",
+    "rounds",
+    "oversampling",
+    "partitions",
+    "transfer",
+    "passes",
+    "pass_detail",
+    "rows",
+    "candidates",
+]
+
+
+def test_summary_metadata_keeps_the_keys_of_an_empty_and_a_measured_pool() -> None:
+    common: dict[str, Any] = {
+        "metric": Metric.EUCLIDEAN,
+        "feature_columns": ("f0", "f1"),
+        "classes": 2,
+        "rounds": 3,
+        "oversampling": 8,
+        "partitions": 1,
+        "transfer": "rows",
+    }
+    empty = BadgeSummary(**common, rows=0, candidates=0, kmeans_cost=0.0).metadata()
+    assert list(empty) == [*HEAD_KEYS, "kmeans_cost"]
+    assert empty["passes"] == 7 and empty["feature_columns"] == ["f0", "f1"]
+    measured = BadgeSummary(
+        **common,
+        rows=40,
+        candidates=25,
+        kmeans_cost=1.5,
+        first_pick_norm=2.0,
+        round_costs=(9.0, math.inf, 3.0),
+        candidates_cost=2.5,
+    ).metadata()
+    tail = ["first_pick_norm", "round_costs", "candidates_cost", "kmeans_cost"]
+    assert list(measured) == [*HEAD_KEYS, *tail]
+    assert measured["round_costs"] == [9.0, None, 3.0]
+    json.dumps(measured, allow_nan=False)
