@@ -37,6 +37,7 @@ from selection.strategies import (
     select,
 )
 from selection.strategies.badge import badge, select_badge
+from selection.strategies.calibration import TemperatureFit, fit_temperature
 from selection.strategies.diversity import diversity, select_diversity
 from selection.strategies.pseudo_labels import (
     confidence_threshold,
@@ -44,6 +45,7 @@ from selection.strategies.pseudo_labels import (
     with_pseudo_labels,
 )
 from selection.strategies.result import Transform
+from selection.strategies.thresholds import ClassThresholds, fit_class_thresholds
 from selection.strategies.uncertainty import uncertainty, with_uncertainty
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "UNCERTAINTY_SCORE",
     "AnyStrategy",
     "Badge",
+    "ClassThresholds",
     "ConfidenceThreshold",
     "Diversity",
     "Metric",
@@ -67,6 +70,7 @@ __all__ = [
     "SelectionParamError",
     "Strategy",
     "StrategyParams",
+    "TemperatureFit",
     "TopKPerClass",
     "Transform",
     "Uncertainty",
@@ -75,6 +79,8 @@ __all__ = [
     "badge",
     "confidence_threshold",
     "diversity",
+    "fit_class_thresholds",
+    "fit_temperature",
     "select",
     "select_badge",
     "select_diversity",
