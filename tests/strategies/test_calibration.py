@@ -11,21 +11,23 @@ from selection.strategies.calibration import ECE_BINS, PROB_FLOOR
 CLASSES = 4
 
 
-def _tempered(n: int, true_t: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _tempered(
+    n: int, true_t: float, seed: int, classes: int = CLASSES
+) -> tuple[np.ndarray, np.ndarray]:
     """Labels drawn from known posteriors, and a model whose probabilities are the posteriors
     raised to true_t and normalised (true_t > 1: over-confident), so the fit should find T near
     true_t."""
     rng = np.random.default_rng(seed)
-    logits = rng.normal(scale=2.0, size=(n, CLASSES))
+    logits = rng.normal(scale=2.0, size=(n, classes))
     posterior = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    labels = np.array([rng.choice(CLASSES, p=p) for p in posterior])
+    labels = np.array([rng.choice(classes, p=p) for p in posterior])
     model = np.exp(logits * true_t)
     return model / model.sum(axis=1, keepdims=True), labels
 
 
 def _frame(spark: SparkSession, probs: np.ndarray, labels: np.ndarray) -> DataFrame:
     rows = [(i, int(labels[i]), *map(float, probs[i])) for i in range(len(labels))]
-    columns = ["id", "label", *[f"prob_class_{c}" for c in range(CLASSES)]]
+    columns = ["id", "label", *[f"prob_class_{c}" for c in range(probs.shape[1])]]
     return spark.createDataFrame(rows, columns).repartition(3)
 
 
@@ -73,6 +75,22 @@ def test_temperature_matches_a_numpy_reference(spark: SparkSession, true_t: floa
     )
     assert fit.ece_after < fit.ece_before
     assert fit.validation_rows == 2000
+
+
+def test_many_classes_take_the_array_path(spark: SparkSession) -> None:
+    # Past TREE_TERMS classes the sums are array aggregates; the fit must not change.
+    probs, labels = _tempered(300, 2.0, seed=5, classes=40)
+    fit = fit_temperature(_frame(spark, probs, labels), label_col="label")
+    reference = minimize_scalar(
+        lambda b: _nll(probs, labels, b),
+        bounds=(1e-3, 1e3),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
+    assert fit.temperature == pytest.approx(1.0 / reference.x, rel=1e-5)
+    assert fit.ece_after == pytest.approx(
+        _ece(_calibrated(probs, fit.temperature), labels), abs=1e-9
+    )
 
 
 def test_score_spec_temperature_scales_the_probabilities(spark: SparkSession) -> None:
