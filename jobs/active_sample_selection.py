@@ -30,6 +30,7 @@ from selection.names import (
     DEFAULT_JOB_TYPE,
     INPUT_EVALUATION_DATA,
     INPUT_LABELED_DATA,
+    INPUT_VALIDATION_DATA,
     OUTPUT_SELECTED_SAMPLES,
     OUTPUT_SELECTION_METADATA,
     PATH_ARGUMENTS,
@@ -61,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="labeled_data",
         default=None,
         help="rows already labelled: their ids are never selected",
+    )
+    parser.add_argument(
+        PATH_ARGUMENTS[INPUT_VALIDATION_DATA],
+        dest="validation_data",
+        default=None,
+        help="predictions on rows of known label (LABEL_FIELD), for CONFIDENCE_THRESHOLD=auto "
+        "and CALIBRATION=temperature",
     )
     parser.add_argument(
         PATH_ARGUMENTS[OUTPUT_SELECTED_SAMPLES],
@@ -103,8 +111,8 @@ def resolve_config(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str
     return merged
 
 
-def _default_labeled_path() -> str | None:
-    path = CONTAINER_INPUT_PATHS[INPUT_LABELED_DATA]
+def _default_labeled_path(name: str = INPUT_LABELED_DATA) -> str | None:
+    path = CONTAINER_INPUT_PATHS[name]
     return path if os.path.isdir(path) and os.listdir(path) else None
 
 
@@ -142,6 +150,7 @@ def main(
             output=args.output,
             metadata_output=args.metadata_output,
             labeled_data=args.labeled_data or _default_labeled_path(),
+            validation_data=args.validation_data or _default_labeled_path(INPUT_VALIDATION_DATA),
         )
         run(session, params, paths, job_type=args.job_type, overwrite=args.overwrite)
     except SelectionError as exc:

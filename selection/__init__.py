@@ -40,6 +40,7 @@ from selection.strategies import (
     select,
 )
 from selection.strategies.badge import badge, select_badge
+from selection.strategies.calibration import TemperatureFit, fit_temperature
 from selection.strategies.diversity import diversity, select_diversity
 from selection.strategies.pseudo_labels import (
     confidence_threshold,
@@ -47,6 +48,7 @@ from selection.strategies.pseudo_labels import (
     with_pseudo_labels,
 )
 from selection.strategies.result import Transform
+from selection.strategies.thresholds import ClassThresholds, fit_class_thresholds
 from selection.strategies.uncertainty import uncertainty, with_uncertainty
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "AnyStrategy",
     "Badge",
     "BadgeSummary",
+    "ClassThresholds",
     "ConfidenceThreshold",
     "Diversity",
     "DiversitySummary",
@@ -73,6 +76,7 @@ __all__ = [
     "Strategy",
     "StrategyParams",
     "StrategySummary",
+    "TemperatureFit",
     "TopKPerClass",
     "Transform",
     "Uncertainty",
@@ -81,6 +85,8 @@ __all__ = [
     "badge",
     "confidence_threshold",
     "diversity",
+    "fit_class_thresholds",
+    "fit_temperature",
     "select",
     "select_badge",
     "select_diversity",

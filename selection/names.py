@@ -35,6 +35,11 @@ class Metric(StrEnum):
     COSINE = "cosine"
 
 
+class Calibration(StrEnum):
+    NONE = "none"
+    TEMPERATURE = "temperature"
+
+
 class OutputFormat(StrEnum):
     CSV = "csv"
     PARQUET = "parquet"
@@ -66,15 +71,20 @@ EMBEDDING_PREFIX = "emb_"
 JOB_TYPES: tuple[str, ...] = ("ssl_selection", "active_learning_selection")
 DEFAULT_JOB_TYPE = "ssl_selection"
 
+# CONFIDENCE_THRESHOLD's value that asks for per-class thresholds fitted to TARGET_ACCURACY.
+AUTO_THRESHOLD = "auto"
+
 
 # Container paths of the script contract; also the job's path defaults.
 INPUT_EVALUATION_DATA = "evaluation_data"
 INPUT_LABELED_DATA = "labeled_data"
+INPUT_VALIDATION_DATA = "validation_data"
 OUTPUT_SELECTED_SAMPLES = "selected_samples"
 OUTPUT_SELECTION_METADATA = "selection_metadata"
 CONTAINER_INPUT_PATHS: dict[str, str] = {
     INPUT_EVALUATION_DATA: "/opt/ml/processing/input/evaluation_data",
     INPUT_LABELED_DATA: "/opt/ml/processing/input/labeled_data",
+    INPUT_VALIDATION_DATA: "/opt/ml/processing/input/validation_data",
 }
 CONTAINER_OUTPUT_PATHS: dict[str, str] = {
     OUTPUT_SELECTED_SAMPLES: "/opt/ml/processing/output/selected_samples",
@@ -84,6 +94,7 @@ CONTAINER_OUTPUT_PATHS: dict[str, str] = {
 PATH_ARGUMENTS: dict[str, str] = {
     INPUT_EVALUATION_DATA: "--input",
     INPUT_LABELED_DATA: "--labeled-data",
+    INPUT_VALIDATION_DATA: "--validation-data",
     OUTPUT_SELECTED_SAMPLES: "--output",
     OUTPUT_SELECTION_METADATA: "--metadata-output",
 }

@@ -35,9 +35,11 @@ from selection.job.config import (
     job_params_from_env,
 )
 from selection.names import (
+    AUTO_THRESHOLD,
     JOB_TYPES,
     SSL_STRATEGIES,
     STRATEGIES_BY_USE_CASE,
+    Calibration,
     Metric,
     OutputFormat,
     Strategy,
@@ -119,8 +121,12 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     normalize_scores: bool = _default("NORMALIZE_SCORES", _flag)
     check_unique_ids: bool = _default("CHECK_UNIQUE_IDS", _flag)
     csv_multiline: bool = _default("CSV_MULTILINE", _flag)
-    confidence_threshold: float = _default("CONFIDENCE_THRESHOLD", float)
+    confidence_threshold: float | Literal["auto"] = _default("CONFIDENCE_THRESHOLD", float)
     max_samples: int = _default("MAX_SAMPLES", int, ge=0)
+    max_per_class: int = _default("MAX_PER_CLASS", int, ge=0)
+    target_accuracy: float = _default("TARGET_ACCURACY", float, ge=0.0, lt=1.0)
+    confidence_level: float = _default("CONFIDENCE_LEVEL", float, ge=0.5, lt=1.0)
+    calibration: Calibration = _default("CALIBRATION", Calibration)
     k_per_class: int = _default("K_PER_CLASS", int, ge=1)
     uncertainty_mode: UncertaintyMode = _default("UNCERTAINTY_MODE", UncertaintyMode)
     batch_size: int = _default("BATCH_SIZE", int, ge=1)
@@ -166,9 +172,19 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
                 raise ValueError(f"feature_fields entry {name!r} must be a non-empty column name")
         return value
 
+    @field_validator("confidence_threshold", mode="before")
+    @classmethod
+    def _auto(cls, value: object) -> object:
+        # "auto" in any case, as the variable accepts it.
+        if isinstance(value, str) and value.strip().lower() == AUTO_THRESHOLD:
+            return AUTO_THRESHOLD
+        return value
+
     @field_validator("confidence_threshold")
     @classmethod
-    def _confidence(cls, value: float) -> float:
+    def _confidence(cls, value: float | str) -> float | str:
+        if isinstance(value, str):
+            return value
         low, high = CONFIDENCE_RANGE
         if not low <= value <= high:
             raise ValueError(f"confidence_threshold must be between {low} and {high}, got {value}")

@@ -11,6 +11,7 @@ from selection.names import (
     CONTAINER_OUTPUT_PATHS,
     DEFAULT_JOB_TYPE,
     INPUT_LABELED_DATA,
+    INPUT_VALIDATION_DATA,
     JOB_TYPE_ARGUMENT,
     JOB_TYPES,
     PATH_ARGUMENTS,
@@ -19,11 +20,11 @@ from selection.names import (
 
 
 def _path_defaults() -> dict[str, str | None]:
-    # labeled_data has no path default: the job reads its channel only when it holds files.
+    # The optional inputs have no path default: the job reads a channel only when it holds files.
     paths = {**CONTAINER_INPUT_PATHS, **CONTAINER_OUTPUT_PATHS}
+    optional = (INPUT_LABELED_DATA, INPUT_VALIDATION_DATA)
     return {
-        flag: (None if name == INPUT_LABELED_DATA else paths[name])
-        for name, flag in PATH_ARGUMENTS.items()
+        flag: (None if name in optional else paths[name]) for name, flag in PATH_ARGUMENTS.items()
     }
 
 
@@ -38,7 +39,8 @@ def _description() -> str:
         "Selects rows of a prediction set (prob_class_* columns) to pseudo-label (SSL) or to",
         "send to human labelling (active learning), on Spark. Writes the selected rows to",
         "selected_samples and a JSON summary to selection_metadata. With labeled_data, ids",
-        "already labelled are never selected.",
+        "already labelled are never selected. validation_data (predictions on rows whose",
+        "LABEL_FIELD is known) is read for CONFIDENCE_THRESHOLD=auto and CALIBRATION=temperature.",
         "",
         f"Arguments: {JOB_TYPE_ARGUMENT} ({', '.join(JOB_TYPES)}), recorded in the metadata;",
         "the path flags override the container paths (the multi-instance step passes S3 URIs).",

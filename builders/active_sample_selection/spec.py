@@ -13,6 +13,7 @@ from builders.base.spec import (
 from selection.names import (
     INPUT_EVALUATION_DATA,
     INPUT_LABELED_DATA,
+    INPUT_VALIDATION_DATA,
     OUTPUT_SELECTED_SAMPLES,
     OUTPUT_SELECTION_METADATA,
 )
@@ -68,6 +69,25 @@ ACTIVE_SAMPLE_SELECTION_SPEC = StepSpecification(
             semantic_keywords=("labeled_data", "labelled_data", "labeled_samples", "ground_truth"),
             data_type="S3Uri",
             description="rows already labelled; their ids are never selected",
+        ),
+        INPUT_VALIDATION_DATA: DependencySpec(
+            logical_name=INPUT_VALIDATION_DATA,
+            dependency_type=DependencyType.PROCESSING_OUTPUT,
+            required=False,
+            # The same model's predictions on a labelled hold-out: an evaluation step's output.
+            compatible_sources=(
+                "XGBoostModelEval",
+                "LightGBMModelEval",
+                "PyTorchModelEval",
+                "XGBoostModelInference",
+                "LightGBMModelInference",
+                "PyTorchModelInference",
+            ),
+            # Narrow on purpose, as for labeled_data: only an output named for validation.
+            semantic_keywords=("validation_data", "validation_predictions", "calibration_data"),
+            data_type="S3Uri",
+            description="the same model's predictions on rows of known label (LABEL_FIELD), "
+            "for CONFIDENCE_THRESHOLD=auto and CALIBRATION=temperature",
         ),
     },
     outputs={

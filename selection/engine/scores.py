@@ -9,6 +9,7 @@ levels deep stops a job with 1,000 classes before it reads a row.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType
 
 from selection.engine.values import is_numeric, total
-from selection.errors import SelectionInputError
+from selection.errors import SelectionInputError, SelectionParamError
 from selection.names import DEFAULT_SCORE_PREFIX, UncertaintyMode
 
 TREE_TERMS = 32  # classes up to which a sum of per-class terms is one expression tree
@@ -31,11 +32,20 @@ class ScoreSpec:
 
     `prefix`: columns `<prefix><i>` for i = 0..C-1. `single`: one column p of a binary model,
     read as classes [1 - p, p]. `normalize`: divide each row by its sum (LLM-extracted scores).
+    `temperature`: T of temperature scaling, p_c^(1/T) / sum_j p_j^(1/T) (1: as they are); the
+    data checks still read the scores as written (`raw`).
     """
 
     prefix: str = DEFAULT_SCORE_PREFIX
     single: str = ""
     normalize: bool = False
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise SelectionParamError(
+                "ScoreSpec(temperature=...)", "must be a positive number", self.temperature
+            )
 
     def columns(self, df: DataFrame) -> list[str]:
         """The score columns of `df`, in class order; raises if they break the contract."""
@@ -89,8 +99,14 @@ class ScoreSpec:
         return doubles
 
     def probabilities(self, df: DataFrame) -> Probabilities:
-        """p_0..p_{C-1} as double expressions, normalised by the row sum when asked."""
+        """p_0..p_{C-1} as double expressions, normalised by the row sum when asked, and
+        tempered by `temperature` (normalised again: the row sum of the powers)."""
         raw = self.raw(df)
+        if self.temperature != 1.0:
+            # p_c^(1/T) / sum p^(1/T) is the same for raw scores and their normalised values.
+            power = F.lit(1.0 / self.temperature)
+            tempered = [F.pow(r, power) for r in raw]
+            return Probabilities(tempered, total(tempered))
         return Probabilities(raw, total(raw) if self.normalize else None)
 
 

@@ -19,9 +19,11 @@ from typing import Any
 from selection.engine.scores import ScoreSpec
 from selection.errors import SelectionConfigError, SelectionParamError
 from selection.names import (
+    AUTO_THRESHOLD,
     JOB_TYPES,
     SSL_STRATEGIES,
     STRATEGIES_BY_USE_CASE,
+    Calibration,
     OutputFormat,
     Strategy,
     UseCase,
@@ -63,6 +65,11 @@ class JobParams:
         False, "CSV/TSV quoted fields may hold line breaks (each file is then read by one task)"
     )
     spark_log_level: str = param("WARN", "Spark's own log level (INFO to see it all)")
+    calibration: Calibration = param(
+        Calibration.NONE,
+        "none, or temperature: scale the probabilities by a temperature fitted on the "
+        "validation set before any score",
+    )
 
     def __post_init__(self) -> None:
         allowed = STRATEGIES_BY_USE_CASE[self.use_case]
@@ -196,6 +203,10 @@ ENV_VARS: tuple[EnvVar, ...] = (
     _var("FEATURE_FIELDS", EmbeddingParams, "features"),
     _var("KMEANS_ROUNDS", _Badge, "rounds"),
     _var("SPARK_LOG_LEVEL", JobParams, "spark_log_level", Family.RUNTIME),
+    _var("MAX_PER_CLASS", _Conf, "max_per_class"),
+    _var("TARGET_ACCURACY", _Conf, "target_accuracy"),
+    _var("CONFIDENCE_LEVEL", _Conf, "confidence_level"),
+    _var("CALIBRATION", JobParams, "calibration"),
 )
 ENV_VARS_BY_NAME: dict[str, EnvVar] = {v.name: v for v in ENV_VARS}
 REQUIRED_ENV_VARS: tuple[str, ...] = tuple(v.name for v in ENV_VARS if v.default is None)
@@ -211,6 +222,7 @@ _LIBRARY_SPELLING: dict[str, str] = {
     "ScoreSpec(prefix=...)": "SCORE_FIELD_PREFIX",
     "ScoreSpec(single=...)": "SCORE_FIELD",
     "features=": "FEATURE_FIELDS",
+    "threshold='auto'": f"CONFIDENCE_THRESHOLD={AUTO_THRESHOLD}",
 }
 
 
@@ -290,6 +302,8 @@ def _field_type(var: EnvVar) -> Any:
 
 def _parse(var: EnvVar, text: str) -> Any:
     kind = _field_type(var)
+    if kind == float | str:  # CONFIDENCE_THRESHOLD: a number or auto
+        return AUTO_THRESHOLD if text.lower() == AUTO_THRESHOLD else _number(float, var.name, text)
     if kind is bool:
         return _flag(var.name, text)
     if kind is int:

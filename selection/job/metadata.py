@@ -123,7 +123,9 @@ def build_metadata(
     spark_version: str,
     inputs: dict[str, Any],
     warnings: list[str],
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The metadata document; `extra` adds top-level keys (calibration, class thresholds)."""
     return {
         "strategy": job.strategy.value,
         "use_case": job.use_case.value,
@@ -141,4 +143,5 @@ def build_metadata(
         "spark_version": spark_version,
         "inputs": inputs,
         "warnings": warnings,
+        **(extra or {}),
     }

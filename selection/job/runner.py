@@ -20,6 +20,7 @@ from selection.job.config import JobParams
 from selection.job.io import read_predictions, redact
 from selection.job.metadata import build_metadata, summarize
 from selection.job.output import OutputTarget, stage_json, stage_rows, staged
+from selection.job.trust import fit_trust
 from selection.names import CONTAINER_INPUT_PATHS, CONTAINER_OUTPUT_PATHS
 from selection.params import EmbeddingParams
 from selection.strategies import select, with_features
@@ -33,6 +34,7 @@ class JobPaths:
     output: str = CONTAINER_OUTPUT_PATHS["selected_samples"]
     metadata_output: str = CONTAINER_OUTPUT_PATHS["selection_metadata"]
     labeled_data: str | None = None
+    validation_data: str | None = None
 
 
 @contextmanager
@@ -127,6 +129,12 @@ def run(
             data_checks="ride along with the selection pass",
         )
 
+    with phase("validate") as facts:
+        trust = fit_trust(spark, job, params, df, observed, paths.validation_data)
+        params, observed = trust.params, trust.pool
+        facts.update(**trust.facts)
+    warnings.extend(trust.warnings)
+
     with phase("select") as facts:
         embedding = isinstance(params, EmbeddingParams)
         log.info(
@@ -135,7 +143,13 @@ def run(
             "several passes over the embedding" if embedding else "scanning the input once",
         )
         try:
-            selected = select(observed, params, labeled=labeled)
+            selected = select(
+                observed,
+                params,
+                labeled=labeled,
+                class_thresholds=trust.class_thresholds,
+                kept_per_class=trust.kept_per_class,
+            )
         except SelectionInputError:
             # The embedding passes fail on the first bad feature they meet; a malformed line
             # or a bad score is the truer cause, so on this failure path only the data checks
@@ -145,7 +159,7 @@ def run(
             raise
         # A selection can be most of the input (uncapped confidence_threshold): keep it on disk.
         rows = selected.rows.persist(StorageLevel.DISK_ONLY)
-        summary = summarize(rows, job, len(score_names))
+        summary = summarize(rows, trust.summary_job(job), len(score_names))
         input_rows = checks.verify()
         facts.update(input_rows=input_rows, selected_rows=summary.selected_rows)
         figures = selected.summary.metadata()
@@ -178,12 +192,14 @@ def run(
             input_rows=input_rows,
             summary=summary,
             figures=figures,
+            extra=trust.figures(summary.per_class),
             started=started,
             duration_seconds=time.monotonic() - clock,
             spark_version=spark.version,
             inputs={
                 "evaluation_data": redact(paths.input),
                 "labeled_data": redact(paths.labeled_data) if paths.labeled_data else None,
+                "validation_data": trust.source,
             },
             warnings=warnings,
         )
@@ -196,6 +212,7 @@ def run(
             output=redact(paths.output),
         )
     rows.unpersist()
+    trust.unpersist()
     log.info(
         "done     strategy=%s input_rows=%d selected_rows=%d warnings=%d seconds=%.2f",
         params.strategy.value,

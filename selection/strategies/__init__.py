@@ -6,9 +6,10 @@ its name in `selection.names.Strategy`; `PARAMS_BY_STRATEGY` and the job's varia
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import assert_never
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
 
 from selection.engine.frames import exclude_labeled, with_features
 from selection.names import Strategy
@@ -30,16 +31,26 @@ PARAMS_BY_STRATEGY: dict[Strategy, type[AnyStrategy]] = {
 
 
 def select(
-    df: DataFrame, params: AnyStrategy, *, labeled: DataFrame | None = None
+    df: DataFrame,
+    params: AnyStrategy,
+    *,
+    labeled: DataFrame | None = None,
+    class_thresholds: Sequence[float | None] | None = None,
+    kept_per_class: Observation | None = None,
 ) -> Selected[StrategySummary]:
     """Run the strategy `params` describes on `df`; rows whose id is in `labeled` are never chosen.
 
     diversity and BADGE also read `labeled` (its rows are centres already); the others only
-    leave its ids out.
+    leave its ids out. confidence_threshold reads `class_thresholds` (from
+    `fit_class_thresholds`) and, when given, counts the rows each class keeps before its caps
+    into `kept_per_class`.
     """
     match params:
         case ConfidenceThreshold():
-            return Selected(select_confidence_threshold(_pool(df, params, labeled), params))
+            pool = _pool(df, params, labeled)
+            return Selected(
+                select_confidence_threshold(pool, params, class_thresholds, kept_per_class)
+            )
         case TopKPerClass():
             return Selected(select_top_k_per_class(_pool(df, params, labeled), params))
         case Uncertainty():

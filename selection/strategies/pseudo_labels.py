@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
 from selection.engine.ranking import RANK_BUCKETS, rank_all, rank_top_n
@@ -12,6 +13,7 @@ from selection.engine.scores import ScoreSpec, confidence, pseudo_label
 from selection.engine.values import ascending_id
 from selection.errors import SelectionParamError
 from selection.names import (
+    AUTO_THRESHOLD,
     CONFIDENCE,
     DATA_SOURCE,
     DATA_SOURCE_SSL,
@@ -19,22 +21,65 @@ from selection.names import (
     SELECTION_RANK,
     Strategy,
 )
-from selection.params import PseudoLabelParams, finite, param
+from selection.params import PseudoLabelParams, at_least, finite, param
 from selection.strategies.result import Transform
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConfidenceThreshold(PseudoLabelParams):
-    """Rows whose confidence (max probability) is at least `threshold`."""
+    """Rows whose confidence (max probability) is at least `threshold`.
+
+    `threshold="auto"`: one threshold per predicted class, the lowest whose validation rows
+    reach `target_accuracy` at `confidence_level` (see `selection.strategies.thresholds`).
+    """
 
     strategy = Strategy.CONFIDENCE_THRESHOLD
-    threshold: float = param(0.9, "minimum confidence, in [0.5, 1]")
+    threshold: float | str = param(
+        0.9, "minimum confidence, in [0.5, 1]; auto: per class, fitted to TARGET_ACCURACY"
+    )
+    max_per_class: int = param(0, "cap on selected rows per predicted class, 0 = none")
+    target_accuracy: float = param(
+        0.0, "with threshold auto: precision each class must reach on validation, in (0, 1)"
+    )
+    confidence_level: float = param(
+        0.95, "one-sided confidence of the Wilson lower bound on that precision, in [0.5, 1)"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        at_least("max_per_class", self.max_per_class, 0)
+        finite("target_accuracy", self.target_accuracy)
+        finite("confidence_level", self.confidence_level)
+        if not 0.5 <= self.confidence_level < 1.0:
+            raise SelectionParamError(
+                "confidence_level", "is outside [0.5, 1.0)", self.confidence_level
+            )
+        if isinstance(self.threshold, str):
+            text = self.threshold.strip().lower()
+            if text != AUTO_THRESHOLD:
+                raise SelectionParamError(
+                    "threshold", f"is not a number or '{AUTO_THRESHOLD}'", repr(self.threshold)
+                )
+            object.__setattr__(self, "threshold", AUTO_THRESHOLD)
+            if not 0.0 < self.target_accuracy < 1.0:
+                raise SelectionParamError(
+                    "target_accuracy",
+                    "must be in (0, 1) when threshold='auto'",
+                    self.target_accuracy,
+                )
+            return
         finite("threshold", self.threshold)
         if not 0.5 <= self.threshold <= 1.0:
             raise SelectionParamError("threshold", "is outside [0.5, 1.0]", self.threshold)
+        if self.target_accuracy != 0.0:
+            # A fixed threshold would leave the target unused without a word.
+            raise SelectionParamError(
+                "target_accuracy", "needs threshold='auto'", self.target_accuracy
+            )
+
+    @property
+    def is_auto(self) -> bool:
+        return self.threshold == AUTO_THRESHOLD
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,32 +119,106 @@ def _finish(ranked: DataFrame, input_columns: list[str]) -> DataFrame:
 
 
 def confidence_threshold(
-    threshold: float = ConfidenceThreshold.threshold,
+    threshold: float | str = ConfidenceThreshold.threshold,
     max_samples: int = ConfidenceThreshold.max_samples,
     *,
+    max_per_class: int = ConfidenceThreshold.max_per_class,
+    class_thresholds: Sequence[float | None] | None = None,
     id_col: str = ConfidenceThreshold.id_col,
     scores: ScoreSpec = ConfidenceThreshold.scores,
 ) -> Transform:
     """Rows whose confidence is at least `threshold`; with `max_samples` > 0, the most confident.
 
-    Without a cap the size of the selection is not known in advance: the transform then runs a
-    Spark job when applied (one scan of the input, the kept rows persisted) and ranks them in one
-    task when they are few, or by a distributed sort when they are many.
+    `max_per_class` > 0 keeps at most that many of each predicted class (the most confident).
+    `class_thresholds` (item c: class c's threshold, None: no row of c) replaces `threshold`,
+    e.g. `fit_class_thresholds(...).thresholds`. Without a cap the size of the selection is not
+    known in advance: the transform then runs a Spark job when applied (one scan of the input,
+    the kept rows persisted) and ranks them in one task when they are few, or by a distributed
+    sort when they are many.
     """
     params = ConfidenceThreshold(
-        threshold=threshold, max_samples=max_samples, id_col=id_col, scores=scores
+        threshold=threshold,
+        max_samples=max_samples,
+        max_per_class=max_per_class,
+        id_col=id_col,
+        scores=scores,
     )
-    return lambda df: select_confidence_threshold(df, params)
+    return lambda df: select_confidence_threshold(df, params, class_thresholds)
 
 
-def select_confidence_threshold(df: DataFrame, params: ConfidenceThreshold) -> DataFrame:
+def select_confidence_threshold(
+    df: DataFrame,
+    params: ConfidenceThreshold,
+    class_thresholds: Sequence[float | None] | None = None,
+    kept_per_class: Observation | None = None,
+) -> DataFrame:
+    """The rows `params` keeps; `class_thresholds`, when given, replaces `params.threshold`
+    (and is required when that is auto). `kept_per_class` observes, in the same scan, how many
+    rows of each predicted class pass the threshold before the caps (`kept_counts` reads it).
+    """
     scored = df.transform(with_pseudo_labels(params.scores))
-    kept = scored.filter(F.col(CONFIDENCE) >= F.lit(float(params.threshold)))
-    if params.max_samples > 0:
-        ranked = rank_top_n(kept, _order(df, params.id_col), params.max_samples)
+    if params.is_auto and class_thresholds is None:
+        raise SelectionParamError(
+            "threshold",
+            "is 'auto': fit the per-class thresholds on a validation set "
+            "(fit_class_thresholds) and pass them",
+        )
+    if class_thresholds is not None:
+        kept = scored.filter(F.col(CONFIDENCE) >= _class_threshold(class_thresholds))
+        fitted = [t for t in class_thresholds if t is not None]
+        lowest = min(fitted, default=1.0)
     else:
-        ranked = rank_all(kept, _order(df, params.id_col), _confidence_bucket(params.threshold))
+        lowest = float(params.threshold)
+        kept = scored.filter(F.col(CONFIDENCE) >= F.lit(lowest))
+    if kept_per_class is not None:
+        kept = kept.observe(kept_per_class, *_class_counts(len(params.scores.columns(df))))
+    order = _order(df, params.id_col)
+    if params.max_per_class > 0:
+        top = _top_per_class(kept, order, params.max_per_class)
+        cap = params.max_samples or params.max_per_class * len(params.scores.columns(df))
+        ranked = rank_top_n(top, order, cap)
+    elif params.max_samples > 0:
+        ranked = rank_top_n(kept, order, params.max_samples)
+    else:
+        ranked = rank_all(kept, order, _confidence_bucket(lowest))
     return _finish(ranked, df.columns)
+
+
+def _class_counts(num_classes: int) -> list[Column]:
+    # One count per class, each a comparison of an int: cheap beside the scores themselves.
+    label = F.col(PSEUDO_LABEL)
+    return [F.count(F.when(label == c, 1)).alias(f"c{c}") for c in range(num_classes)]
+
+
+def kept_counts(observation: Observation, num_classes: int) -> list[int] | None:
+    """Rows of each predicted class that passed the threshold, after the selection ran; None
+    when Spark reported no metrics (it does not for some cached plans that keep no row)."""
+    got = observation.get
+    if not got:
+        return None
+    return [int(got[f"c{c}"]) for c in range(num_classes)]
+
+
+def _class_threshold(thresholds: Sequence[float | None]) -> Column:
+    """The row's predicted class's threshold: one array lookup, whatever C is; null (no row
+    passes) for a class without one."""
+    values = [F.lit(None).cast("double") if t is None else F.lit(float(t)) for t in thresholds]
+    return F.element_at(F.array(*values), F.col(PSEUDO_LABEL) + 1)
+
+
+def _top_per_class(scored: DataFrame, order: list[Column], k: int) -> DataFrame:
+    """The `k` first rows of each predicted class in `order`.
+
+    Spark 3.5 plans `row_number() <= k` as a partial WindowGroupLimit before the shuffle,
+    so each task ships at most k rows per class (while k <= windowGroupLimitThreshold).
+    Inside a persisted plan Spark does not coalesce that shuffle's partitions, and at most C of
+    spark.sql.shuffle.partitions hold rows: one task per core reads them all.
+    """
+    window = Window.partitionBy(PSEUDO_LABEL).orderBy(*order)
+    in_class = F.row_number().over(window)
+    top = scored.withColumn("_class_rank", in_class).filter(F.col("_class_rank") <= k)
+    cores = scored.sparkSession.sparkContext.defaultParallelism
+    return top.drop("_class_rank").coalesce(max(1, cores))
 
 
 def _confidence_bucket(threshold: float) -> Column:
@@ -127,15 +246,7 @@ def top_k_per_class(
 def select_top_k_per_class(df: DataFrame, params: TopKPerClass) -> DataFrame:
     scored = df.transform(with_pseudo_labels(params.scores))
     order = _order(df, params.id_col)
-    # Spark 3.5 plans `row_number() <= k` as a partial WindowGroupLimit before the shuffle,
-    # so each task ships at most k rows per class (while k <= windowGroupLimitThreshold).
-    window = Window.partitionBy(PSEUDO_LABEL).orderBy(*order)
-    in_class = F.row_number().over(window)
-    top = scored.withColumn("_class_rank", in_class).filter(F.col("_class_rank") <= params.k)
-    # Inside a persisted plan Spark does not coalesce the class shuffle's partitions, and at
-    # most C of spark.sql.shuffle.partitions hold rows: one task per core reads them all.
-    cores = df.sparkSession.sparkContext.defaultParallelism
-    top = top.drop("_class_rank").coalesce(max(1, cores))
+    top = _top_per_class(scored, order, params.k)
     cap = (
         params.max_samples if params.max_samples > 0 else params.k * len(params.scores.columns(df))
     )

@@ -1,3 +1,6 @@
+from typing import Any
+
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import (
@@ -9,8 +12,15 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from selection import confidence_threshold, top_k_per_class, with_pseudo_labels
+from selection import (
+    ConfidenceThreshold,
+    SelectionParamError,
+    confidence_threshold,
+    top_k_per_class,
+    with_pseudo_labels,
+)
 from selection.engine.scores import ScoreSpec
+from selection.strategies.pseudo_labels import select_confidence_threshold
 
 INPUT = StructType(
     [
@@ -99,3 +109,55 @@ def test_transforms_take_a_custom_score_prefix(spark: SparkSession) -> None:
     row = df.transform(with_pseudo_labels(ScoreSpec(prefix="p"))).first()
     assert row is not None
     assert (row["pseudo_label"], row["confidence"]) == (1, 0.7)
+
+
+def test_max_per_class_keeps_each_class_most_confident_rows(spark: SparkSession) -> None:
+    # Rows at or above 0.85: class 0 holds 5, 1; class 1 holds 4, 2, 7 (7 is cut by the cap).
+    actual = _input(spark).transform(confidence_threshold(0.85, max_per_class=2))
+    expected = _expected(spark, [(5, 0, 0.99), (1, 0, 0.95), (4, 1, 0.95), (2, 1, 0.90)])
+    assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+def test_max_per_class_breaks_ties_by_id_and_max_samples_caps_the_total(
+    spark: SparkSession,
+) -> None:
+    # Ids 1 and 4 tie at 0.95 in different classes; within class 0, id 1 beats id 3 (0.5 tie).
+    capped = _input(spark).transform(confidence_threshold(0.5, max_per_class=1, max_samples=1))
+    assert_df_equality(capped, _expected(spark, [(5, 0, 0.99)]), ignore_nullable=True)
+    one_each = _input(spark).transform(confidence_threshold(0.95, max_per_class=1))
+    expected = _expected(spark, [(5, 0, 0.99), (4, 1, 0.95)])
+    assert_df_equality(one_each, expected, ignore_nullable=True)
+
+
+def test_class_thresholds_apply_per_predicted_class(spark: SparkSession) -> None:
+    actual = _input(spark).transform(confidence_threshold(class_thresholds=[0.97, 0.85]))
+    expected = _expected(spark, [(5, 0, 0.99), (4, 1, 0.95), (2, 1, 0.90), (7, 1, 0.85)])
+    assert_df_equality(actual, expected, ignore_nullable=True)
+    # A class without a threshold gets no row.
+    only_one = _input(spark).transform(confidence_threshold(class_thresholds=[None, 0.9]))
+    assert [r["id"] for r in only_one.collect()] == [4, 2]
+
+
+def test_auto_threshold_needs_fitted_thresholds(spark: SparkSession) -> None:
+    params = ConfidenceThreshold(threshold="auto", target_accuracy=0.9)
+    with pytest.raises(SelectionParamError, match="threshold is 'auto'"):
+        select_confidence_threshold(_input(spark), params)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"threshold": "auto"}, r"target_accuracy=0.0 must be in \(0, 1\) when threshold='auto'"),
+        ({"threshold": 0.9, "target_accuracy": 0.9}, "target_accuracy=0.9 needs threshold='auto'"),
+        ({"threshold": "high"}, "threshold='high' is not a number or 'auto'"),
+        ({"max_per_class": -1}, "max_per_class=-1 must be >= 0"),
+        ({"confidence_level": 1.0}, r"confidence_level=1.0 is outside \[0.5, 1.0\)"),
+    ],
+)
+def test_confidence_threshold_parameters_are_checked(kwargs: Any, message: str) -> None:
+    with pytest.raises(SelectionParamError, match=message):
+        ConfidenceThreshold(**kwargs)
+
+
+def test_auto_is_read_case_insensitively() -> None:
+    assert ConfidenceThreshold(threshold=" AUTO ", target_accuracy=0.9).threshold == "auto"

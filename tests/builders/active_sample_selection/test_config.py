@@ -264,3 +264,26 @@ def test_conf_examples() -> None:
         "ml.m5.2xlarge",
     )
     assert cursus.get_environment_variables()["MAX_SAMPLES"] == "10000"
+
+
+def test_trusted_pseudo_label_fields_reach_the_job() -> None:
+    trusted = ActiveSampleSelectionConfig.from_file(CONF / "ssl_trusted_step.yaml")
+    env = trusted.get_environment_variables()
+    assert (env["CONFIDENCE_THRESHOLD"], env["TARGET_ACCURACY"], env["CALIBRATION"]) == (
+        "auto",
+        "0.95",
+        "temperature",
+    )
+    assert (env["MAX_PER_CLASS"], env["CONFIDENCE_LEVEL"]) == ("20000", "0.95")
+    job = engine_params(env)
+    assert job.selection.threshold == "auto"  # type: ignore[union-attr]
+    assert config(confidence_threshold="AUTO", target_accuracy=0.9).confidence_threshold == "auto"
+
+
+def test_trusted_fields_are_checked_by_the_engine() -> None:
+    with pytest.raises(ValueError, match=r"TARGET_ACCURACY=0\.9 needs threshold='auto'"):
+        config(target_accuracy=0.9)
+    with pytest.raises(ValueError, match=r"TARGET_ACCURACY=0.0 must be in \(0, 1\)"):
+        config(confidence_threshold="auto")
+    with pytest.raises(ValueError, match="calibration"):
+        config(calibration="platt")

@@ -32,6 +32,7 @@ def test_contract_shape() -> None:
     assert CONTRACT.expected_input_paths == {
         "evaluation_data": "/opt/ml/processing/input/evaluation_data",
         "labeled_data": "/opt/ml/processing/input/labeled_data",
+        "validation_data": "/opt/ml/processing/input/validation_data",
     }
     assert CONTRACT.expected_output_paths == {
         "selected_samples": "/opt/ml/processing/output/selected_samples",

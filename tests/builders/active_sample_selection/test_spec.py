@@ -52,3 +52,14 @@ def test_a_training_step_asking_for_input_path_takes_the_selected_samples() -> N
         for name, output in SPEC.outputs.items()
     }
     assert scores == {"selected_samples": 1.0, "selection_metadata": 0.0}
+
+
+def test_validation_data_is_optional_and_narrow() -> None:
+    dependency = SPEC.dependencies["validation_data"]
+    assert dependency.required is False
+    assert "XGBoostModelEval" in dependency.compatible_sources
+    # A generic prediction output of an inference step must not fill it.
+    assert "predictions" not in dependency.semantic_keywords
+    assert "evaluation_data" in ACTIVE_SAMPLE_SELECTION_CONTRACT.expected_input_paths
+    paths = ACTIVE_SAMPLE_SELECTION_CONTRACT.expected_input_paths
+    assert paths["validation_data"] == "/opt/ml/processing/input/validation_data"
