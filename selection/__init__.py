@@ -31,6 +31,7 @@ from selection.strategies import (
     Badge,
     ConfidenceThreshold,
     Diversity,
+    Random,
     Selected,
     TopKPerClass,
     Uncertainty,
@@ -43,6 +44,7 @@ from selection.strategies.pseudo_labels import (
     top_k_per_class,
     with_pseudo_labels,
 )
+from selection.strategies.random_batch import random_batch, select_random
 from selection.strategies.result import Transform
 from selection.strategies.uncertainty import uncertainty, with_uncertainty
 
@@ -58,6 +60,7 @@ __all__ = [
     "ConfidenceThreshold",
     "Diversity",
     "Metric",
+    "Random",
     "ScoreSpec",
     "Selected",
     "SelectionConfigError",
@@ -75,9 +78,11 @@ __all__ = [
     "badge",
     "confidence_threshold",
     "diversity",
+    "random_batch",
     "select",
     "select_badge",
     "select_diversity",
+    "select_random",
     "top_k_per_class",
     "uncertainty",
     "with_pseudo_labels",

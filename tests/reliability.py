@@ -56,6 +56,11 @@ STRATEGY_RUNS: tuple[StrategyRun, ...] = (
         {"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "30", "UNCERTAINTY_MODE": "entropy"},
     ),
     StrategyRun(
+        "uncertainty-class_balance",
+        {"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "30", "CLASS_BALANCE": "true"},
+    ),
+    StrategyRun("random", {"SELECTION_STRATEGY": "random", "BATCH_SIZE": "30"}),
+    StrategyRun(
         "diversity",
         {"SELECTION_STRATEGY": "diversity", "BATCH_SIZE": "12", "FEATURE_FIELDS": "f0,f1"},
     ),

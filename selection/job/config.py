@@ -28,6 +28,7 @@ from selection.names import (
 )
 from selection.params import (
     ActiveLearningParams,
+    BalancedBatchParams,
     EmbeddingParams,
     PseudoLabelParams,
     StrategyParams,
@@ -152,6 +153,7 @@ _SCORE_HELP = {
     "prefix": "probability column prefix",
     "single": "single score column of a binary model",
     "normalize": "divide each row by its sum",
+    "members": "committee columns are <prefix><m>_class_<c>; a prefix no column has = none",
 }
 
 
@@ -182,6 +184,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     _var("RANDOM_SEED", StrategyParams, "seed"),
     _var("PROB_SUM_TOLERANCE", JobParams, "prob_sum_tolerance"),
     _var("NORMALIZE_SCORES", ScoreSpec, "normalize"),
+    _var("MEMBER_FIELD_PREFIX", ScoreSpec, "members"),
     _var("CHECK_UNIQUE_IDS", JobParams, "check_unique_ids"),
     _var("CONFIDENCE_THRESHOLD", _Conf, "threshold"),
     _var("MAX_SAMPLES", PseudoLabelParams, "max_samples"),
@@ -191,6 +194,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     _var("METRIC", EmbeddingParams, "metric"),
     _var("FEATURE_FIELDS", EmbeddingParams, "features"),
     _var("KMEANS_ROUNDS", _Badge, "rounds"),
+    _var("CLASS_BALANCE", BalancedBatchParams, "class_balance"),
     _var("SPARK_LOG_LEVEL", JobParams, "spark_log_level", Family.RUNTIME),
 )
 ENV_VARS_BY_NAME: dict[str, EnvVar] = {v.name: v for v in ENV_VARS}
@@ -206,6 +210,7 @@ JOB_TYPE_BY_FAMILY: dict[Family, str] = {
 _LIBRARY_SPELLING: dict[str, str] = {
     "ScoreSpec(prefix=...)": "SCORE_FIELD_PREFIX",
     "ScoreSpec(single=...)": "SCORE_FIELD",
+    "ScoreSpec(members=...)": "MEMBER_FIELD_PREFIX",
     "features=": "FEATURE_FIELDS",
 }
 
@@ -246,7 +251,12 @@ def job_params_from_env(env: Mapping[str, str]) -> JobParams:
     prefix, single = values["SCORE_FIELD_PREFIX"], values["SCORE_FIELD"]
     if not single and not prefix:
         raise SelectionConfigError("set SCORE_FIELD_PREFIX (or SCORE_FIELD for a binary model)")
-    scores = ScoreSpec(prefix=prefix, single=single, normalize=values["NORMALIZE_SCORES"])
+    scores = ScoreSpec(
+        prefix=prefix,
+        single=single,
+        normalize=values["NORMALIZE_SCORES"],
+        members=values["MEMBER_FIELD_PREFIX"],
+    )
     job_fields = {var.field: values[var.name] for var in ENV_VARS if var.owner is JobParams}
     selection = _build(PARAMS_BY_STRATEGY[strategy], values, scores)
     try:

@@ -12,7 +12,8 @@ from typing import TypeVar, assert_never
 from pyspark.sql import DataFrame
 
 from selection.engine.blocks import exclude_labeled, resolve_feature_columns
-from selection.names import Strategy
+from selection.errors import SelectionConfigError
+from selection.names import COMMITTEE_MODES, Strategy
 from selection.params import EmbeddingParams
 from selection.strategies.badge import Badge, select_badge
 from selection.strategies.diversity import Diversity, select_diversity
@@ -22,24 +23,33 @@ from selection.strategies.pseudo_labels import (
     select_confidence_threshold,
     select_top_k_per_class,
 )
+from selection.strategies.random_batch import Random, select_random
 from selection.strategies.result import Selected
 from selection.strategies.uncertainty import Uncertainty, select_uncertainty
 
-AnyStrategy = ConfidenceThreshold | TopKPerClass | Uncertainty | Diversity | Badge
+AnyStrategy = ConfidenceThreshold | TopKPerClass | Uncertainty | Diversity | Badge | Random
 PARAMS_BY_STRATEGY: dict[Strategy, type[AnyStrategy]] = {
-    cls.strategy: cls for cls in (ConfidenceThreshold, TopKPerClass, Uncertainty, Diversity, Badge)
+    cls.strategy: cls
+    for cls in (ConfidenceThreshold, TopKPerClass, Uncertainty, Diversity, Badge, Random)
 }
 P = TypeVar("P", bound=EmbeddingParams)
 
 
 def with_features(params: P, df: DataFrame, *, label_col: str = "") -> P:
     """`params` with its feature columns resolved against `df` (and checked to be numeric)."""
+    if params.mode in COMMITTEE_MODES:
+        raise SelectionConfigError(
+            f"UNCERTAINTY_MODE (mode) {params.mode.value} scores a committee, which "
+            f"{params.strategy.value} does not read: use margin, entropy or least_confidence, "
+            "or the uncertainty or random strategy"
+        )
+    committee = params.scores.committee(df)
     features = resolve_feature_columns(
         df,
         params.features,
         id_col=params.id_col,
         label_col=label_col,
-        score_cols=params.scores.columns(df),
+        score_cols=[*params.scores.columns(df), *(committee.names if committee else [])],
     )
     return replace(params, features=tuple(features))
 
@@ -56,9 +66,11 @@ def select(df: DataFrame, params: AnyStrategy, *, labeled: DataFrame | None = No
         case TopKPerClass():
             return Selected(select_top_k_per_class(_pool(df, params, labeled), params))
         case Uncertainty():
-            return Selected(select_uncertainty(_pool(df, params, labeled), params))
+            return select_uncertainty(_pool(df, params, labeled), params)
+        case Random():
+            return select_random(_pool(df, params, labeled), params)
         case Diversity():
-            params = params if params.features else with_features(params, df)
+            params = with_features(params, df)
             return select_diversity(
                 df,
                 params.batch_size,
@@ -71,7 +83,7 @@ def select(df: DataFrame, params: AnyStrategy, *, labeled: DataFrame | None = No
                 labeled=labeled,
             )
         case Badge():
-            params = params if params.features else with_features(params, df)
+            params = with_features(params, df)
             return select_badge(
                 df,
                 params.batch_size,
@@ -98,6 +110,7 @@ __all__ = [
     "Badge",
     "ConfidenceThreshold",
     "Diversity",
+    "Random",
     "Selected",
     "TopKPerClass",
     "Uncertainty",

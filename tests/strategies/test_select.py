@@ -10,6 +10,7 @@ from selection import (
     Badge,
     ConfidenceThreshold,
     Diversity,
+    Random,
     StrategyParams,
     TopKPerClass,
     Uncertainty,
@@ -29,6 +30,8 @@ PARAMS = [
     Uncertainty(batch_size=20),
     Diversity(batch_size=20, features=("f0",)),
     Badge(batch_size=20, features=("f0",), rounds=1),
+    Random(batch_size=20),
+    Uncertainty(batch_size=20, class_balance=True),
 ]
 
 
