@@ -29,6 +29,7 @@ from selection.strategies import (
     PARAMS_BY_STRATEGY,
     AnyStrategy,
     Badge,
+    ClusterMargin,
     ConfidenceThreshold,
     Diversity,
     Random,
@@ -38,6 +39,7 @@ from selection.strategies import (
     select,
 )
 from selection.strategies.badge import badge, select_badge
+from selection.strategies.cluster_margin import select_cluster_margin
 from selection.strategies.diversity import diversity, select_diversity
 from selection.strategies.pseudo_labels import (
     confidence_threshold,
@@ -57,6 +59,7 @@ __all__ = [
     "UNCERTAINTY_SCORE",
     "AnyStrategy",
     "Badge",
+    "ClusterMargin",
     "ConfidenceThreshold",
     "Diversity",
     "Metric",
@@ -81,6 +84,7 @@ __all__ = [
     "random_batch",
     "select",
     "select_badge",
+    "select_cluster_margin",
     "select_diversity",
     "select_random",
     "top_k_per_class",

@@ -17,6 +17,7 @@ class Strategy(StrEnum):
     DIVERSITY = "diversity"
     BADGE = "badge"
     RANDOM = "random"
+    CLUSTER_MARGIN = "cluster_margin"
 
 
 class UseCase(StrEnum):
@@ -58,6 +59,7 @@ AL_STRATEGIES: tuple[Strategy, ...] = (
     Strategy.DIVERSITY,
     Strategy.BADGE,
     Strategy.RANDOM,
+    Strategy.CLUSTER_MARGIN,
 )
 STRATEGIES_BY_USE_CASE: dict[UseCase, tuple[Strategy, ...]] = {
     UseCase.SSL: SSL_STRATEGIES,

@@ -126,3 +126,20 @@ def mean_std(p: np.ndarray) -> np.ndarray:
     """Mean over classes of the members' population standard deviation."""
     out: np.ndarray = p.std(axis=1).mean(axis=1)
     return out
+
+
+def cluster_round_robin(clusters: Sequence[int], within: Sequence[Any], batch: int) -> list[int]:
+    """Row indices of a round-robin over clusters, smallest (then lowest id) first, each cluster
+    giving its rows in ascending `within`, until `batch` are chosen."""
+    members: dict[int, list[int]] = {}
+    for i in sorted(range(len(clusters)), key=lambda i: within[i]):
+        members.setdefault(clusters[i], []).append(i)
+    turn = sorted(members, key=lambda c: (len(members[c]), c))
+    picked: list[int] = []
+    depth = 0
+    while len(picked) < min(batch, len(clusters)):
+        for c in turn:
+            if depth < len(members[c]) and len(picked) < batch:
+                picked.append(members[c][depth])
+        depth += 1
+    return picked

@@ -65,6 +65,15 @@ STRATEGY_RUNS: tuple[StrategyRun, ...] = (
         {"SELECTION_STRATEGY": "diversity", "BATCH_SIZE": "12", "FEATURE_FIELDS": "f0,f1"},
     ),
     StrategyRun(
+        "cluster_margin",
+        {
+            "SELECTION_STRATEGY": "cluster_margin",
+            "BATCH_SIZE": "8",
+            "CLUSTERS": "3",
+            "FEATURE_FIELDS": "f0,f1",
+        },
+    ),
+    StrategyRun(
         "badge",
         {"SELECTION_STRATEGY": "badge", "BATCH_SIZE": "12", "FEATURE_FIELDS": "f0,f1"},
     ),

@@ -120,6 +120,7 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     member_field_prefix: str = _default("MEMBER_FIELD_PREFIX")
     check_unique_ids: bool = _default("CHECK_UNIQUE_IDS", _flag)
     confidence_threshold: float = _default("CONFIDENCE_THRESHOLD", float)
+    require_agreement: bool = _default("REQUIRE_AGREEMENT", _flag)
     max_samples: int = _default("MAX_SAMPLES", int, ge=0)
     k_per_class: int = _default("K_PER_CLASS", int, ge=1)
     uncertainty_mode: UncertaintyMode = _default("UNCERTAINTY_MODE", UncertaintyMode)
@@ -128,6 +129,8 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     feature_fields: tuple[str, ...] = _default("FEATURE_FIELDS", _names)
     kmeans_rounds: int = _default("KMEANS_ROUNDS", int, ge=1)
     class_balance: bool = _default("CLASS_BALANCE", _flag)
+    margin_oversample: int = _default("MARGIN_OVERSAMPLE", int, ge=1)
+    clusters: int = _default("CLUSTERS", int, ge=0)
     spark_log_level: str = _default("SPARK_LOG_LEVEL")
 
     # ===== Tier 2: the step and its Spark cluster =====

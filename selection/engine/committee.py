@@ -232,3 +232,18 @@ def check_same_classes(committee: Committee, classes: int) -> None:
             f"the committee has {committee.classes} classes ('{committee.prefix}<m>_class_<c>') "
             f"but the input has {classes} probability columns; both must name the same classes"
         )
+
+
+def agreement(committee: Committee, df: DataFrame, threshold: float) -> Column:
+    """Every member predicts the same class (member 0's argmax), each with p >= `threshold`."""
+    matrix = committee.matrix(df)
+    # Member 0's own array, not the matrix: the lambda evaluates it once per member.
+    row0 = F.array(*committee.raw(df)[0])
+    vote0 = F.call_function("array_position", row0, F.array_max(row0))
+    return F.forall(
+        matrix,
+        lambda row: (
+            (F.array_max(row) >= F.lit(threshold))
+            & (F.call_function("array_position", row, F.array_max(row)) == vote0)
+        ),
+    )

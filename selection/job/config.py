@@ -172,6 +172,7 @@ def _var(name: str, owner: type | None, field: str = "", family: Family | None =
 _Conf = PARAMS_BY_STRATEGY[Strategy.CONFIDENCE_THRESHOLD]
 _TopK = PARAMS_BY_STRATEGY[Strategy.TOP_K_PER_CLASS]
 _Badge = PARAMS_BY_STRATEGY[Strategy.BADGE]
+_ClusterMargin = PARAMS_BY_STRATEGY[Strategy.CLUSTER_MARGIN]
 
 ENV_VARS: tuple[EnvVar, ...] = (
     _var("SELECTION_STRATEGY", None),
@@ -187,6 +188,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     _var("MEMBER_FIELD_PREFIX", ScoreSpec, "members"),
     _var("CHECK_UNIQUE_IDS", JobParams, "check_unique_ids"),
     _var("CONFIDENCE_THRESHOLD", _Conf, "threshold"),
+    _var("REQUIRE_AGREEMENT", _Conf, "agreement"),
     _var("MAX_SAMPLES", PseudoLabelParams, "max_samples"),
     _var("K_PER_CLASS", _TopK, "k"),
     _var("UNCERTAINTY_MODE", ActiveLearningParams, "mode"),
@@ -195,6 +197,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     _var("FEATURE_FIELDS", EmbeddingParams, "features"),
     _var("KMEANS_ROUNDS", _Badge, "rounds"),
     _var("CLASS_BALANCE", BalancedBatchParams, "class_balance"),
+    _var("MARGIN_OVERSAMPLE", _ClusterMargin, "oversample"),
+    _var("CLUSTERS", _ClusterMargin, "clusters"),
     _var("SPARK_LOG_LEVEL", JobParams, "spark_log_level", Family.RUNTIME),
 )
 ENV_VARS_BY_NAME: dict[str, EnvVar] = {v.name: v for v in ENV_VARS}

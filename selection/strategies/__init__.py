@@ -16,6 +16,7 @@ from selection.errors import SelectionConfigError
 from selection.names import COMMITTEE_MODES, Strategy
 from selection.params import EmbeddingParams
 from selection.strategies.badge import Badge, select_badge
+from selection.strategies.cluster_margin import ClusterMargin, select_cluster_margin
 from selection.strategies.diversity import Diversity, select_diversity
 from selection.strategies.pseudo_labels import (
     ConfidenceThreshold,
@@ -27,10 +28,20 @@ from selection.strategies.random_batch import Random, select_random
 from selection.strategies.result import Selected
 from selection.strategies.uncertainty import Uncertainty, select_uncertainty
 
-AnyStrategy = ConfidenceThreshold | TopKPerClass | Uncertainty | Diversity | Badge | Random
+AnyStrategy = (
+    ConfidenceThreshold | TopKPerClass | Uncertainty | Diversity | Badge | Random | ClusterMargin
+)
 PARAMS_BY_STRATEGY: dict[Strategy, type[AnyStrategy]] = {
     cls.strategy: cls
-    for cls in (ConfidenceThreshold, TopKPerClass, Uncertainty, Diversity, Badge, Random)
+    for cls in (
+        ConfidenceThreshold,
+        TopKPerClass,
+        Uncertainty,
+        Diversity,
+        Badge,
+        Random,
+        ClusterMargin,
+    )
 }
 P = TypeVar("P", bound=EmbeddingParams)
 
@@ -69,6 +80,9 @@ def select(df: DataFrame, params: AnyStrategy, *, labeled: DataFrame | None = No
             return select_uncertainty(_pool(df, params, labeled), params)
         case Random():
             return select_random(_pool(df, params, labeled), params)
+        case ClusterMargin():
+            params = with_features(params, df)
+            return select_cluster_margin(_pool(df, params, labeled), params)
         case Diversity():
             params = with_features(params, df)
             return select_diversity(
@@ -108,6 +122,7 @@ __all__ = [
     "PARAMS_BY_STRATEGY",
     "AnyStrategy",
     "Badge",
+    "ClusterMargin",
     "ConfidenceThreshold",
     "Diversity",
     "Random",

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from selection.engine.committee import agreement as committee_agreement
 from selection.engine.ranking import RANK_BUCKETS, rank_all, rank_top_n
 from selection.engine.scores import ScoreSpec, confidence, pseudo_label
 from selection.engine.values import ascending_id
-from selection.errors import SelectionParamError
+from selection.errors import SelectionInputError, SelectionParamError
 from selection.names import (
     CONFIDENCE,
     DATA_SOURCE,
@@ -29,6 +30,10 @@ class ConfidenceThreshold(PseudoLabelParams):
 
     strategy = Strategy.CONFIDENCE_THRESHOLD
     threshold: float = param(0.9, "minimum confidence, in [0.5, 1]")
+    agreement: bool = param(
+        False,
+        "committee: only rows where every member predicts the same class at >= the threshold",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -79,6 +84,7 @@ def confidence_threshold(
     *,
     id_col: str = ConfidenceThreshold.id_col,
     scores: ScoreSpec = ConfidenceThreshold.scores,
+    agreement: bool = ConfidenceThreshold.agreement,
 ) -> Transform:
     """Rows whose confidence is at least `threshold`; with `max_samples` > 0, the most confident.
 
@@ -87,7 +93,11 @@ def confidence_threshold(
     task when they are few, or by a distributed sort when they are many.
     """
     params = ConfidenceThreshold(
-        threshold=threshold, max_samples=max_samples, id_col=id_col, scores=scores
+        threshold=threshold,
+        max_samples=max_samples,
+        id_col=id_col,
+        scores=scores,
+        agreement=agreement,
     )
     return lambda df: select_confidence_threshold(df, params)
 
@@ -95,6 +105,14 @@ def confidence_threshold(
 def select_confidence_threshold(df: DataFrame, params: ConfidenceThreshold) -> DataFrame:
     scored = df.transform(with_pseudo_labels(params.scores))
     kept = scored.filter(F.col(CONFIDENCE) >= F.lit(float(params.threshold)))
+    if params.agreement:
+        committee = params.scores.committee(df)
+        if committee is None:
+            raise SelectionInputError(
+                f"agreement needs a committee, but the input has no member columns "
+                f"'{params.scores.members}<m>_class_<c>' (ScoreSpec(members=...))"
+            )
+        kept = kept.filter(committee_agreement(committee, df, float(params.threshold)))
     if params.max_samples > 0:
         ranked = rank_top_n(kept, _order(df, params.id_col), params.max_samples)
     else:

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from selection import ScoreSpec, SelectionInputError, Uncertainty, select, uncertainty
+from selection import (
+    ScoreSpec,
+    SelectionInputError,
+    Uncertainty,
+    confidence_threshold,
+    select,
+    uncertainty,
+)
 from selection.engine.committee import find_committee
 from selection.names import UNCERTAINTY_SCORE
 from tests.references import bald, margin, mean_std, vote_entropy
@@ -119,3 +126,25 @@ def test_a_custom_member_prefix(spark: SparkSession) -> None:
     rows = df.transform(uncertainty(2, mode="bald", scores=ScoreSpec(members="m_"))).collect()
     expected = bald(MEMBERS)
     assert [r["id"] for r in rows] == [int(i) + 1 for i in np.argsort(-expected, kind="stable")[:2]]
+
+
+def test_agreement_keeps_rows_where_every_member_is_confident_in_one_class(
+    spark: SparkSession,
+) -> None:
+    df = _frame(spark, MEMBERS)
+    picked = df.transform(confidence_threshold(0.65, agreement=True)).collect()
+    votes = MEMBERS.argmax(axis=2)
+    expected = [
+        i + 1
+        for i in range(len(MEMBERS))
+        if (votes[i] == votes[i, 0]).all()
+        and (MEMBERS[i].max(axis=1) >= 0.65).all()
+        and MEMBERS[i].mean(axis=0).max() >= 0.65
+    ]
+    assert expected == [2, 5]  # the unanimous row and the one all members call class 2
+    assert sorted(r["id"] for r in picked) == expected
+    assert all(r["pseudo_label"] == int(votes[r["id"] - 1, 0]) for r in picked)
+    # Confident on average (0.8) but one member below the threshold: only agreement drops it.
+    split = _frame(spark, np.array([[[0.9, 0.1], [0.9, 0.1], [0.6, 0.4]]]))
+    assert split.transform(confidence_threshold(0.65)).count() == 1
+    assert split.transform(confidence_threshold(0.65, agreement=True)).count() == 0

@@ -8,6 +8,7 @@ from pyspark.sql import SparkSession
 from selection import (
     PARAMS_BY_STRATEGY,
     Badge,
+    ClusterMargin,
     ConfidenceThreshold,
     Diversity,
     Random,
@@ -32,6 +33,7 @@ PARAMS = [
     Badge(batch_size=20, features=("f0",), rounds=1),
     Random(batch_size=20),
     Uncertainty(batch_size=20, class_balance=True),
+    ClusterMargin(batch_size=20, features=("f0",), clusters=2),
 ]
 
 

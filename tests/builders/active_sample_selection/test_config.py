@@ -60,7 +60,7 @@ def test_mismatch_messages_say_why_and_how_to_fix() -> None:
     assert (
         "Strategy 'top_k_per_class' is NOT recommended for Active Learning! It selects "
         "confident rows, which spends labelling effort on easy ones; use uncertainty, "
-        "diversity, badge or random, or use_case='auto'"
+        "diversity, badge, random or cluster_margin, or use_case='auto'"
     ) in str(al.value)
 
 
