@@ -68,7 +68,7 @@ STRATEGY_RUNS: tuple[StrategyRun, ...] = (
         "cluster_margin",
         {
             "SELECTION_STRATEGY": "cluster_margin",
-            "BATCH_SIZE": "8",
+            "BATCH_SIZE": "12",
             "CLUSTERS": "3",
             "FEATURE_FIELDS": "f0,f1",
         },

@@ -42,6 +42,9 @@ from selection.strategies.result import Selected
 from selection.strategies.uncertainty import with_uncertainty
 
 FIT_ROWS = 100_000  # candidates the KMeans fit reads at most (a seeded sample beyond)
+# The fit's layout: hashed on the id's seeded key into this many partitions, each sorted by it,
+# so k-means|| (which samples per partition) sees the same data whatever the input's layout.
+FIT_PARTITIONS = 8
 KMEANS_ITERATIONS = 20
 _VEC, _CLUSTER, _SIZE, _IN, _KEY, _CAND = (
     "_sel_cm_vec",
@@ -108,7 +111,8 @@ def select_cluster_margin(df: DataFrame, params: ClusterMargin) -> Selected:
             predictionCol=_CLUSTER,
             distanceMeasure="cosine" if params.metric is Metric.COSINE else "euclidean",
         )
-        model = kmeans.fit(fit_rows.repartition(1).sortWithinPartitions(_KEY))
+        laid_out = fit_rows.repartition(FIT_PARTITIONS, _KEY).sortWithinPartitions(_KEY)
+        model = kmeans.fit(laid_out)
         assigned = model.transform(keyed).drop(_VEC)
     sizes = {
         int(r[_CLUSTER]): int(r["n"])
