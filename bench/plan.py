@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from selection.names import JOB_TYPES, SSL_STRATEGIES, Strategy, UncertaintyMode
+from selection.names import COMMITTEE_MODES, JOB_TYPES, SSL_STRATEGIES, Strategy, UncertaintyMode
 
 MASTER = "local[2]"
 PINNED = "local[1] pinned"  # local[1] with the whole process tree on one CPU (taskset -c 0)
@@ -93,7 +93,9 @@ def job(strategy: Strategy, n: int, **kw: object) -> Cell:
 
 def scan_cases(n: int, *, ids: bool) -> list[Cell]:
     """Every O(n) strategy row: each uncertainty mode, capped confidence_threshold, top_k."""
-    cells = [job(Strategy.UNCERTAINTY, n, mode=m.value, ids=ids) for m in UncertaintyMode]
+    # Single-model modes only: the generated inputs hold no committee columns.
+    single = [m for m in UncertaintyMode if m not in COMMITTEE_MODES]
+    cells = [job(Strategy.UNCERTAINTY, n, mode=m.value, ids=ids) for m in single]
     cells.append(job(Strategy.CONFIDENCE_THRESHOLD, n, capped=True, ids=ids))
     cells.append(job(Strategy.TOP_K_PER_CLASS, n, ids=ids))
     return cells

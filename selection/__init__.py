@@ -30,9 +30,11 @@ from selection.strategies import (
     AnyStrategy,
     Badge,
     BadgeSummary,
+    ClusterMargin,
     ConfidenceThreshold,
     Diversity,
     DiversitySummary,
+    Random,
     Selected,
     StrategySummary,
     TopKPerClass,
@@ -41,12 +43,14 @@ from selection.strategies import (
 )
 from selection.strategies.badge import badge, select_badge
 from selection.strategies.calibration import TemperatureFit, fit_temperature
+from selection.strategies.cluster_margin import select_cluster_margin
 from selection.strategies.diversity import diversity, select_diversity
 from selection.strategies.pseudo_labels import (
     confidence_threshold,
     top_k_per_class,
     with_pseudo_labels,
 )
+from selection.strategies.random_batch import random_batch, select_random
 from selection.strategies.result import Transform
 from selection.strategies.thresholds import ClassThresholds, fit_class_thresholds
 from selection.strategies.uncertainty import uncertainty, with_uncertainty
@@ -62,10 +66,12 @@ __all__ = [
     "Badge",
     "BadgeSummary",
     "ClassThresholds",
+    "ClusterMargin",
     "ConfidenceThreshold",
     "Diversity",
     "DiversitySummary",
     "Metric",
+    "Random",
     "ScoreSpec",
     "Selected",
     "SelectionConfigError",
@@ -87,9 +93,12 @@ __all__ = [
     "diversity",
     "fit_class_thresholds",
     "fit_temperature",
+    "random_batch",
     "select",
     "select_badge",
+    "select_cluster_margin",
     "select_diversity",
+    "select_random",
     "top_k_per_class",
     "uncertainty",
     "with_pseudo_labels",

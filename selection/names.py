@@ -16,6 +16,8 @@ class Strategy(StrEnum):
     UNCERTAINTY = "uncertainty"
     DIVERSITY = "diversity"
     BADGE = "badge"
+    RANDOM = "random"
+    CLUSTER_MARGIN = "cluster_margin"
 
 
 class UseCase(StrEnum):
@@ -28,6 +30,17 @@ class UncertaintyMode(StrEnum):
     MARGIN = "margin"
     ENTROPY = "entropy"
     LEAST_CONFIDENCE = "least_confidence"
+    # Committee modes: they read the members' probabilities (MEMBER_FIELD_PREFIX), not p alone.
+    BALD = "bald"
+    VOTE_ENTROPY = "vote_entropy"
+    MEAN_STD = "mean_std"
+
+
+COMMITTEE_MODES: tuple[UncertaintyMode, ...] = (
+    UncertaintyMode.BALD,
+    UncertaintyMode.VOTE_ENTROPY,
+    UncertaintyMode.MEAN_STD,
+)
 
 
 class Metric(StrEnum):
@@ -46,7 +59,13 @@ class OutputFormat(StrEnum):
 
 
 SSL_STRATEGIES: tuple[Strategy, ...] = (Strategy.CONFIDENCE_THRESHOLD, Strategy.TOP_K_PER_CLASS)
-AL_STRATEGIES: tuple[Strategy, ...] = (Strategy.UNCERTAINTY, Strategy.DIVERSITY, Strategy.BADGE)
+AL_STRATEGIES: tuple[Strategy, ...] = (
+    Strategy.UNCERTAINTY,
+    Strategy.DIVERSITY,
+    Strategy.BADGE,
+    Strategy.RANDOM,
+    Strategy.CLUSTER_MARGIN,
+)
 STRATEGIES_BY_USE_CASE: dict[UseCase, tuple[Strategy, ...]] = {
     UseCase.SSL: SSL_STRATEGIES,
     UseCase.ACTIVE_LEARNING: AL_STRATEGIES,
@@ -64,6 +83,10 @@ DATA_SOURCE_AL = "active_learning"
 
 METADATA_FILE = "selection_metadata.json"
 DEFAULT_SCORE_PREFIX = "prob_class_"
+# A committee of M models: member m's probability of class c is column
+# `<member prefix><m>_class_<c>` (default `prob_member_<m>_class_<c>`), m = 0..M-1, c = 0..C-1.
+DEFAULT_MEMBER_PREFIX = "prob_member_"
+MEMBER_CLASS_INFIX = "_class_"
 DEFAULT_ID_FIELD = "id"
 EMBEDDING_PREFIX = "emb_"
 

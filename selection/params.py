@@ -97,13 +97,25 @@ class ActiveLearningParams(StrategyParams):
 
     batch_size: int = param(32, "rows to select")
     mode: UncertaintyMode = param(
-        UncertaintyMode.MARGIN, "margin, entropy or least_confidence (the uncertainty score)"
+        UncertaintyMode.MARGIN,
+        "margin, entropy, least_confidence; for a committee bald, vote_entropy, mean_std",
     )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         at_least("batch_size", self.batch_size, 1)
         object.__setattr__(self, "mode", as_enum(UncertaintyMode, "mode", self.mode))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BalancedBatchParams(ActiveLearningParams):
+    """Active-learning strategies whose batch can be split evenly over the predicted classes."""
+
+    class_balance: bool = param(
+        False,
+        "split BATCH_SIZE evenly over the predicted classes (a class's shortfall goes to the "
+        "others)",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -56,8 +56,22 @@ STRATEGY_RUNS: tuple[StrategyRun, ...] = (
         {"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "30", "UNCERTAINTY_MODE": "entropy"},
     ),
     StrategyRun(
+        "uncertainty-class_balance",
+        {"SELECTION_STRATEGY": "uncertainty", "BATCH_SIZE": "30", "CLASS_BALANCE": "true"},
+    ),
+    StrategyRun("random", {"SELECTION_STRATEGY": "random", "BATCH_SIZE": "30"}),
+    StrategyRun(
         "diversity",
         {"SELECTION_STRATEGY": "diversity", "BATCH_SIZE": "12", "FEATURE_FIELDS": "f0,f1"},
+    ),
+    StrategyRun(
+        "cluster_margin",
+        {
+            "SELECTION_STRATEGY": "cluster_margin",
+            "BATCH_SIZE": "12",
+            "CLUSTERS": "3",
+            "FEATURE_FIELDS": "f0,f1",
+        },
     ),
     StrategyRun(
         "badge",

@@ -35,7 +35,7 @@ from selection.job.config import ENV_VARS
         (lambda: top_k_per_class(max_samples=-1), "max_samples=-1 must be >= 0"),
         (lambda: Badge(rounds=0), "rounds=0 must be >= 1"),
         (lambda: Diversity(metric="manhattan"), "metric='manhattan' is not one of"),
-        (lambda: uncertainty(mode="bald"), "mode='bald' is not one of"),
+        (lambda: uncertainty(mode="variance"), "mode='variance' is not one of"),
         (lambda: Uncertainty(id_col=" "), "id_col must not be empty"),
         (lambda: Uncertainty(seed=-1), "seed=-1 must be >= 0"),
         (lambda: Uncertainty(scores=ScoreSpec(prefix="")), "needs ScoreSpec(prefix=...)"),

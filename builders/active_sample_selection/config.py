@@ -119,9 +119,11 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     random_seed: int = _default("RANDOM_SEED", int, ge=0)
     prob_sum_tolerance: float = _default("PROB_SUM_TOLERANCE", float, ge=0.0, lt=1.0)
     normalize_scores: bool = _default("NORMALIZE_SCORES", _flag)
+    member_field_prefix: str = _default("MEMBER_FIELD_PREFIX")
     check_unique_ids: bool = _default("CHECK_UNIQUE_IDS", _flag)
     csv_multiline: bool = _default("CSV_MULTILINE", _flag)
     confidence_threshold: float | Literal["auto"] = _default("CONFIDENCE_THRESHOLD", float)
+    require_agreement: bool = _default("REQUIRE_AGREEMENT", _flag)
     max_samples: int = _default("MAX_SAMPLES", int, ge=0)
     max_per_class: int = _default("MAX_PER_CLASS", int, ge=0)
     target_accuracy: float = _default("TARGET_ACCURACY", float, ge=0.0, lt=1.0)
@@ -133,6 +135,9 @@ class ActiveSampleSelectionConfig(ProcessingStepConfigBase):
     metric: Metric = _default("METRIC", Metric)
     feature_fields: tuple[str, ...] = _default("FEATURE_FIELDS", _names)
     kmeans_rounds: int = _default("KMEANS_ROUNDS", int, ge=1)
+    class_balance: bool = _default("CLASS_BALANCE", _flag)
+    margin_oversample: int = _default("MARGIN_OVERSAMPLE", int, ge=1)
+    clusters: int = _default("CLUSTERS", int, ge=0)
     spark_log_level: str = _default("SPARK_LOG_LEVEL")
 
     # ===== Tier 2: the step and its Spark cluster =====

@@ -13,8 +13,9 @@ from pyspark.sql.types import LongType, StructField, StructType
 
 from selection.engine.scores import ScoreSpec, uncertainty
 from selection.engine.values import is_numeric
-from selection.errors import SelectionInputError
+from selection.errors import SelectionConfigError, SelectionInputError
 from selection.names import (
+    COMMITTEE_MODES,
     DATA_SOURCE,
     DATA_SOURCE_AL,
     EMBEDDING_PREFIX,
@@ -75,13 +76,21 @@ def resolve_feature_columns(
 
 
 def with_features(params: P, df: DataFrame, *, label_col: str = "") -> P:
-    """`params` with its feature columns resolved against `df` (and checked to be numeric)."""
+    """`params` with its feature columns resolved against `df` (and checked to be numeric);
+    a committee's member columns are scores, never features."""
+    if params.mode in COMMITTEE_MODES:
+        raise SelectionConfigError(
+            f"UNCERTAINTY_MODE (mode) {params.mode.value} scores a committee, which "
+            f"{params.strategy.value} does not read: use margin, entropy or least_confidence, "
+            "or the uncertainty or random strategy"
+        )
+    committee = params.scores.committee(df)
     features = resolve_feature_columns(
         df,
         params.features,
         id_col=params.id_col,
         label_col=label_col,
-        score_cols=params.scores.columns(df),
+        score_cols=[*params.scores.columns(df), *(committee.names if committee else [])],
     )
     return replace(params, features=tuple(features))
 

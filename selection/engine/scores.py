@@ -19,9 +19,15 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType
 
+from selection.engine.committee import Committee, committee_score, find_committee
 from selection.engine.values import is_numeric, total
 from selection.errors import SelectionInputError, SelectionParamError
-from selection.names import DEFAULT_SCORE_PREFIX, UncertaintyMode
+from selection.names import (
+    COMMITTEE_MODES,
+    DEFAULT_MEMBER_PREFIX,
+    DEFAULT_SCORE_PREFIX,
+    UncertaintyMode,
+)
 
 TREE_TERMS = 32  # classes up to which a sum of per-class terms is one expression tree
 
@@ -34,11 +40,14 @@ class ScoreSpec:
     read as classes [1 - p, p]. `normalize`: divide each row by its sum (LLM-extracted scores).
     `temperature`: T of temperature scaling, p_c^(1/T) / sum_j p_j^(1/T) (1: as they are); the
     data checks still read the scores as written (`raw`).
+    `members`: a committee's columns `<members><m>_class_<c>` (`selection.engine.committee`);
+    when the input has them and no `<prefix><i>` columns, p is the members' mean.
     """
 
     prefix: str = DEFAULT_SCORE_PREFIX
     single: str = ""
     normalize: bool = False
+    members: str = DEFAULT_MEMBER_PREFIX
     temperature: float = 1.0
 
     def __post_init__(self) -> None:
@@ -47,8 +56,24 @@ class ScoreSpec:
                 "ScoreSpec(temperature=...)", "must be a positive number", self.temperature
             )
 
+    def committee(self, df: DataFrame) -> Committee | None:
+        """The committee `df` holds under `members`, or None."""
+        return None if self.single else find_committee(df, self.members)
+
+    def from_committee(self, df: DataFrame) -> Committee | None:
+        """The committee whose mean stands for p, when `df` has no `<prefix><i>` columns."""
+        if self.single or any(_prefixed(self.prefix).fullmatch(name) for name in df.columns):
+            return None
+        return self.committee(df)
+
     def columns(self, df: DataFrame) -> list[str]:
-        """The score columns of `df`, in class order; raises if they break the contract."""
+        """The score columns of `df`, in class order; raises if they break the contract.
+
+        Without them but with a committee, the names its mean stands for (not in `df`).
+        """
+        committee = self.from_committee(df)
+        if committee is not None:
+            return [f"{self.prefix}{c}" for c in range(committee.classes)]
         if self.single:
             if self.single not in df.columns:
                 raise SelectionInputError(
@@ -57,7 +82,7 @@ class ScoreSpec:
                 )
             found = {1: self.single}
         else:
-            pattern = re.compile(re.escape(self.prefix) + r"(\d+)")
+            pattern = _prefixed(self.prefix)
             found = {}
             for name in df.columns:
                 match = pattern.fullmatch(name)
@@ -88,6 +113,9 @@ class ScoreSpec:
 
     def raw(self, df: DataFrame) -> list[Column]:
         """The score columns as doubles, before any normalisation."""
+        committee = self.from_committee(df)
+        if committee is not None:
+            return committee.mean(df)
         names = self.columns(df)
         types = {f.name: f.dataType for f in df.schema.fields}
         # No cast where there is nothing to cast: with C in the thousands every call counts.
@@ -108,6 +136,10 @@ class ScoreSpec:
             tempered = [F.pow(r, power) for r in raw]
             return Probabilities(tempered, total(tempered))
         return Probabilities(raw, total(raw) if self.normalize else None)
+
+
+def _prefixed(prefix: str) -> re.Pattern[str]:
+    return re.compile(re.escape(prefix) + r"(\d+)")
 
 
 class Probabilities(Sequence[Column]):
@@ -234,4 +266,25 @@ _UNCERTAINTY = {
 
 def uncertainty(mode: UncertaintyMode | str, probs: Sequence[Column]) -> Column:
     """The uncertainty score of `mode`; higher means more worth a human label."""
+    if UncertaintyMode(mode) in COMMITTEE_MODES:
+        raise SelectionInputError(
+            f"mode {UncertaintyMode(mode).value} scores a committee, not one probability vector; "
+            "use uncertainty_of(df, mode, scores)"
+        )
     return _UNCERTAINTY[UncertaintyMode(mode)](probs).cast("double")
+
+
+def uncertainty_of(df: DataFrame, mode: UncertaintyMode | str, scores: ScoreSpec) -> Column:
+    """The uncertainty score of `mode` for the rows of `df`: the committee modes read the
+    members' columns, the others p (the members' mean when `df` has no `<prefix><i>` columns)."""
+    mode = UncertaintyMode(mode)
+    if mode not in COMMITTEE_MODES:
+        return uncertainty(mode, scores.probabilities(df))
+    committee = scores.committee(df)
+    if committee is None:
+        raise SelectionInputError(
+            f"mode {mode.value} scores a committee, but the input has no member columns "
+            f"'{scores.members}<m>_class_<c>' (ScoreSpec(members=...)); add them, or use "
+            "margin, entropy or least_confidence"
+        )
+    return committee_score(mode, committee, df)

@@ -70,6 +70,9 @@ class DataChecks:
     corrupt_column: str | None = None
     feature_columns: Sequence[str] = ()
     separator: str = ","
+    # A committee's own rule (`engine.committee.committee_violation`) and its columns' pattern.
+    committee_rule: Column | None = None
+    committee_columns: str = ""
     observation: Observation = field(default_factory=lambda: Observation("selection_checks"))
 
     def _sum(self) -> Column:
@@ -97,6 +100,8 @@ class DataChecks:
         if self.feature_columns:
             features = total([F.col(c).cast("double") for c in self.feature_columns])
             ok.append(F.abs(features) < float("inf"))
+        if self.committee_rule is not None:
+            ok.append(~self.committee_rule)
         return ~F.coalesce(all_of(ok), F.lit(False))
 
     def _text_columns(self) -> list[str]:
@@ -130,6 +135,8 @@ class DataChecks:
             conditions["bad_feature"] = any_of(
                 [_not_finite(F.col(c).cast("double")) for c in self.feature_columns]
             )
+        if self.committee_rule is not None:
+            conditions["bad_committee"] = F.coalesce(self.committee_rule, F.lit(True))
         return conditions
 
     def _exact_metrics(self) -> list[Column]:
@@ -247,6 +254,14 @@ class DataChecks:
             raise SelectionInputError(
                 f"{m['bad_feature']} row(s) have a null, NaN or non-numeric value in the feature "
                 f"columns {', '.join(self.feature_columns)}, e.g. id {example('bad_feature')!r}"
+            )
+        if m.get("bad_committee"):
+            raise SelectionInputError(
+                f"{m['bad_committee']} row(s) break the committee contract "
+                f"({self.committee_columns}): a value null, NaN or outside [0, 1], a member's "
+                f"probabilities summing to more than PROB_SUM_TOLERANCE={self.tolerance} off 1, "
+                f"or the given probabilities off the members' mean by more than that, "
+                f"e.g. id {example('bad_committee')!r}"
             )
         return int(m["rows"])
 

@@ -30,6 +30,7 @@ from selection.names import (
 )
 from selection.params import (
     ActiveLearningParams,
+    BalancedBatchParams,
     EmbeddingParams,
     PseudoLabelParams,
     StrategyParams,
@@ -162,6 +163,7 @@ _SCORE_HELP = {
     "prefix": "probability column prefix",
     "single": "single score column of a binary model",
     "normalize": "divide each row by its sum",
+    "members": "committee columns are <prefix><m>_class_<c>; a prefix no column has = none",
 }
 
 
@@ -180,6 +182,7 @@ def _var(name: str, owner: type | None, field: str = "", family: Family | None =
 _Conf = PARAMS_BY_STRATEGY[Strategy.CONFIDENCE_THRESHOLD]
 _TopK = PARAMS_BY_STRATEGY[Strategy.TOP_K_PER_CLASS]
 _Badge = PARAMS_BY_STRATEGY[Strategy.BADGE]
+_ClusterMargin = PARAMS_BY_STRATEGY[Strategy.CLUSTER_MARGIN]
 
 ENV_VARS: tuple[EnvVar, ...] = (
     _var("SELECTION_STRATEGY", None),
@@ -192,9 +195,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
     _var("RANDOM_SEED", StrategyParams, "seed"),
     _var("PROB_SUM_TOLERANCE", JobParams, "prob_sum_tolerance"),
     _var("NORMALIZE_SCORES", ScoreSpec, "normalize"),
+    _var("MEMBER_FIELD_PREFIX", ScoreSpec, "members"),
     _var("CHECK_UNIQUE_IDS", JobParams, "check_unique_ids"),
     _var("CSV_MULTILINE", JobParams, "csv_multiline"),
     _var("CONFIDENCE_THRESHOLD", _Conf, "threshold"),
+    _var("REQUIRE_AGREEMENT", _Conf, "agreement"),
     _var("MAX_SAMPLES", PseudoLabelParams, "max_samples"),
     _var("K_PER_CLASS", _TopK, "k"),
     _var("UNCERTAINTY_MODE", ActiveLearningParams, "mode"),
@@ -202,6 +207,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
     _var("METRIC", EmbeddingParams, "metric"),
     _var("FEATURE_FIELDS", EmbeddingParams, "features"),
     _var("KMEANS_ROUNDS", _Badge, "rounds"),
+    _var("CLASS_BALANCE", BalancedBatchParams, "class_balance"),
+    _var("MARGIN_OVERSAMPLE", _ClusterMargin, "oversample"),
+    _var("CLUSTERS", _ClusterMargin, "clusters"),
     _var("SPARK_LOG_LEVEL", JobParams, "spark_log_level", Family.RUNTIME),
     _var("MAX_PER_CLASS", _Conf, "max_per_class"),
     _var("TARGET_ACCURACY", _Conf, "target_accuracy"),
@@ -221,6 +229,7 @@ JOB_TYPE_BY_FAMILY: dict[Family, str] = {
 _LIBRARY_SPELLING: dict[str, str] = {
     "ScoreSpec(prefix=...)": "SCORE_FIELD_PREFIX",
     "ScoreSpec(single=...)": "SCORE_FIELD",
+    "ScoreSpec(members=...)": "MEMBER_FIELD_PREFIX",
     "features=": "FEATURE_FIELDS",
     "threshold='auto'": f"CONFIDENCE_THRESHOLD={AUTO_THRESHOLD}",
 }
@@ -262,7 +271,12 @@ def job_params_from_env(env: Mapping[str, str]) -> JobParams:
     prefix, single = values["SCORE_FIELD_PREFIX"], values["SCORE_FIELD"]
     if not single and not prefix:
         raise SelectionConfigError("set SCORE_FIELD_PREFIX (or SCORE_FIELD for a binary model)")
-    scores = ScoreSpec(prefix=prefix, single=single, normalize=values["NORMALIZE_SCORES"])
+    scores = ScoreSpec(
+        prefix=prefix,
+        single=single,
+        normalize=values["NORMALIZE_SCORES"],
+        members=values["MEMBER_FIELD_PREFIX"],
+    )
     job_fields = {var.field: values[var.name] for var in ENV_VARS if var.owner is JobParams}
     selection = _build(PARAMS_BY_STRATEGY[strategy], values, scores)
     try:

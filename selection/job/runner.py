@@ -14,6 +14,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from selection.engine.committee import check_same_classes, committee_violation
 from selection.errors import SelectionConfigError, SelectionInputError
 from selection.job.checks import DataChecks, check_schema, duplicate_ids, raise_on_duplicates
 from selection.job.config import JobParams
@@ -104,6 +105,18 @@ def run(
         df = predictions.df
         check_schema(df, id_field=id_field, label_field=job.label_field)
         score_names = scores.columns(df)
+        # A committee's columns are checked by a rule of their own; when they stand in for the
+        # absent probabilities, the score checks (on their mean) name them too.
+        committee = scores.committee(df)
+        check_names, committee_rule = score_names, None
+        if committee is not None:
+            derived = scores.from_committee(df) is not None
+            if not derived:
+                check_same_classes(committee, len(score_names))
+            # Scores to be normalised are not probabilities yet: only the members are checked.
+            given = None if derived or scores.normalize else scores.raw(df)
+            committee_rule = committee_violation(committee, df, job.prob_sum_tolerance, given)
+            check_names = [*([] if derived else score_names), *committee.names]
         features: tuple[str, ...] = ()
         if isinstance(params, EmbeddingParams):
             # Resolved once: the data checks and the strategy see the same columns.
@@ -111,13 +124,15 @@ def run(
             features = params.features
         checks = DataChecks(
             id_field=id_field,
-            score_names=score_names,
+            score_names=check_names,
             raw_scores=scores.raw(df),
             tolerance=job.prob_sum_tolerance,
             normalize=scores.normalize,
             corrupt_column=predictions.corrupt_column,
             feature_columns=features,
             separator=predictions.separator,
+            committee_rule=committee_rule,
+            committee_columns=f"{committee.prefix}<m>_class_<c>" if committee else "",
         )
         observed = checks.attach(df)
         if predictions.corrupt_column:

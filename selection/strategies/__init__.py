@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, Observation
 from selection.engine.frames import exclude_labeled, with_features
 from selection.names import Strategy
 from selection.strategies.badge import Badge, BadgeSummary, select_badge
+from selection.strategies.cluster_margin import ClusterMargin, select_cluster_margin
 from selection.strategies.diversity import Diversity, DiversitySummary, select_diversity
 from selection.strategies.pseudo_labels import (
     ConfidenceThreshold,
@@ -21,12 +22,24 @@ from selection.strategies.pseudo_labels import (
     select_confidence_threshold,
     select_top_k_per_class,
 )
+from selection.strategies.random_batch import Random, select_random
 from selection.strategies.result import Selected, StrategySummary
 from selection.strategies.uncertainty import Uncertainty, select_uncertainty
 
-AnyStrategy = ConfidenceThreshold | TopKPerClass | Uncertainty | Diversity | Badge
+AnyStrategy = (
+    ConfidenceThreshold | TopKPerClass | Uncertainty | Diversity | Badge | Random | ClusterMargin
+)
 PARAMS_BY_STRATEGY: dict[Strategy, type[AnyStrategy]] = {
-    cls.strategy: cls for cls in (ConfidenceThreshold, TopKPerClass, Uncertainty, Diversity, Badge)
+    cls.strategy: cls
+    for cls in (
+        ConfidenceThreshold,
+        TopKPerClass,
+        Uncertainty,
+        Diversity,
+        Badge,
+        Random,
+        ClusterMargin,
+    )
 }
 
 
@@ -54,7 +67,12 @@ def select(
         case TopKPerClass():
             return Selected(select_top_k_per_class(_pool(df, params, labeled), params))
         case Uncertainty():
-            return Selected(select_uncertainty(_pool(df, params, labeled), params))
+            return select_uncertainty(_pool(df, params, labeled), params)
+        case Random():
+            return select_random(_pool(df, params, labeled), params)
+        case ClusterMargin():
+            params = with_features(params, df)
+            return select_cluster_margin(_pool(df, params, labeled), params)
         case Diversity():
             return select_diversity(df, params, labeled=labeled)
         case Badge():
@@ -72,9 +90,11 @@ __all__ = [
     "AnyStrategy",
     "Badge",
     "BadgeSummary",
+    "ClusterMargin",
     "ConfidenceThreshold",
     "Diversity",
     "DiversitySummary",
+    "Random",
     "Selected",
     "StrategySummary",
     "TopKPerClass",

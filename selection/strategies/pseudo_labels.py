@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
+from selection.engine.committee import agreement as committee_agreement
 from selection.engine.ranking import RANK_BUCKETS, rank_all, rank_top_n
 from selection.engine.scores import ScoreSpec, confidence, pseudo_label
 from selection.engine.values import ascending_id
-from selection.errors import SelectionParamError
+from selection.errors import SelectionInputError, SelectionParamError
 from selection.names import (
     AUTO_THRESHOLD,
     CONFIDENCE,
@@ -43,6 +44,10 @@ class ConfidenceThreshold(PseudoLabelParams):
     )
     confidence_level: float = param(
         0.95, "one-sided confidence of the Wilson lower bound on that precision, in [0.5, 1)"
+    )
+    agreement: bool = param(
+        False,
+        "committee: only rows where every member predicts the same class at >= the threshold",
     )
 
     def __post_init__(self) -> None:
@@ -126,6 +131,7 @@ def confidence_threshold(
     class_thresholds: Sequence[float | None] | None = None,
     id_col: str = ConfidenceThreshold.id_col,
     scores: ScoreSpec = ConfidenceThreshold.scores,
+    agreement: bool = ConfidenceThreshold.agreement,
 ) -> Transform:
     """Rows whose confidence is at least `threshold`; with `max_samples` > 0, the most confident.
 
@@ -142,6 +148,7 @@ def confidence_threshold(
         max_per_class=max_per_class,
         id_col=id_col,
         scores=scores,
+        agreement=agreement,
     )
     return lambda df: select_confidence_threshold(df, params, class_thresholds)
 
@@ -163,13 +170,23 @@ def select_confidence_threshold(
             "is 'auto': fit the per-class thresholds on a validation set "
             "(fit_class_thresholds) and pass them",
         )
+    threshold: Column
     if class_thresholds is not None:
-        kept = scored.filter(F.col(CONFIDENCE) >= _class_threshold(class_thresholds))
+        threshold = _class_threshold(class_thresholds)
         fitted = [t for t in class_thresholds if t is not None]
         lowest = min(fitted, default=1.0)
     else:
         lowest = float(params.threshold)
-        kept = scored.filter(F.col(CONFIDENCE) >= F.lit(lowest))
+        threshold = F.lit(lowest)
+    kept = scored.filter(F.col(CONFIDENCE) >= threshold)
+    if params.agreement:
+        committee = params.scores.committee(df)
+        if committee is None:
+            raise SelectionInputError(
+                f"agreement needs a committee, but the input has no member columns "
+                f"'{params.scores.members}<m>_class_<c>' (ScoreSpec(members=...))"
+            )
+        kept = kept.filter(committee_agreement(committee, df, threshold))
     if kept_per_class is not None:
         kept = kept.observe(kept_per_class, *_class_counts(len(params.scores.columns(df))))
     order = _order(df, params.id_col)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from selection.engine.balance import balanced_top_n
 from selection.engine.ranking import rank_top_n
-from selection.engine.scores import ScoreSpec
-from selection.engine.scores import uncertainty as uncertainty_score
+from selection.engine.scores import ScoreSpec, pseudo_label, uncertainty_of
 from selection.engine.values import ascending_id
 from selection.names import (
     DATA_SOURCE,
@@ -19,13 +20,14 @@ from selection.names import (
     Strategy,
     UncertaintyMode,
 )
-from selection.params import ActiveLearningParams, as_enum
-from selection.strategies.result import Transform
+from selection.params import BalancedBatchParams, as_enum
+from selection.strategies.result import Selected, StrategySummary, Transform
 
 
 @dataclass(frozen=True, kw_only=True)
-class Uncertainty(ActiveLearningParams):
-    """The `batch_size` rows with the highest uncertainty score (`mode`), ties by ascending id."""
+class Uncertainty(BalancedBatchParams):
+    """The `batch_size` rows with the highest uncertainty score (`mode`), ties by ascending id;
+    with `class_balance`, split evenly over the predicted classes."""
 
     strategy = Strategy.UNCERTAINTY
 
@@ -33,10 +35,11 @@ class Uncertainty(ActiveLearningParams):
 def with_uncertainty(
     mode: UncertaintyMode | str = Uncertainty.mode, scores: ScoreSpec = Uncertainty.scores
 ) -> Transform:
-    """Add `uncertainty_score` (margin, entropy or least_confidence; higher = less certain)."""
+    """Add `uncertainty_score` (higher = less certain): margin, entropy, least_confidence, or
+    for a committee (`ScoreSpec.members`) bald, vote_entropy, mean_std."""
 
     def transform(df: DataFrame) -> DataFrame:
-        return df.withColumn(UNCERTAINTY_SCORE, uncertainty_score(mode, scores.probabilities(df)))
+        return df.withColumn(UNCERTAINTY_SCORE, uncertainty_of(df, mode, scores))
 
     return transform
 
@@ -47,20 +50,43 @@ def uncertainty(
     *,
     id_col: str = Uncertainty.id_col,
     scores: ScoreSpec = Uncertainty.scores,
+    class_balance: bool = Uncertainty.class_balance,
 ) -> Transform:
-    """The `batch_size` rows with the highest uncertainty score, ties broken by ascending id."""
+    """The `batch_size` rows with the highest uncertainty score, ties broken by ascending id.
+
+    With `class_balance` the batch is split evenly over the predicted classes, and the
+    transform runs one Spark job when applied (the per-class counts).
+    """
     params = Uncertainty(
         batch_size=batch_size,
         mode=as_enum(UncertaintyMode, "mode", mode),
         id_col=id_col,
         scores=scores,
+        class_balance=class_balance,
     )
-    return lambda df: select_uncertainty(df, params)
+    return lambda df: select_uncertainty(df, params).rows
 
 
-def select_uncertainty(df: DataFrame, params: Uncertainty) -> DataFrame:
+@dataclass(frozen=True)
+class BatchSummary(StrategySummary):
+    """A one-scan batch's figures: with CLASS_BALANCE, the pool and the quota of each class."""
+
+    class_balance: dict[str, Any] | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        return {} if self.class_balance is None else {"class_balance": self.class_balance}
+
+
+def select_uncertainty(df: DataFrame, params: Uncertainty) -> Selected[BatchSummary]:
     scored = df.transform(with_uncertainty(params.mode, params.scores))
     order = [F.col(UNCERTAINTY_SCORE).desc(), *ascending_id(df, params.id_col)]
-    ranked = rank_top_n(scored, order, params.batch_size)
+    balance = None
+    if params.class_balance:
+        predicted = pseudo_label(params.scores.probabilities(df))
+        ranked, quotas = balanced_top_n(scored, order, params.batch_size, predicted)
+        balance = quotas.to_json()
+    else:
+        ranked = rank_top_n(scored, order, params.batch_size)
     out = ranked.withColumn(DATA_SOURCE, F.lit(DATA_SOURCE_AL))
-    return out.select(*df.columns, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)
+    rows = out.select(*df.columns, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)
+    return Selected(rows, BatchSummary(class_balance=balance))

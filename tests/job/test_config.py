@@ -51,8 +51,8 @@ def test_to_json_is_typed() -> None:
     ("env", "fragment"),
     [
         ({}, "SELECTION_STRATEGY is required"),
-        ({"SELECTION_STRATEGY": "random"}, "SELECTION_STRATEGY='random' is not one of"),
-        ({"SELECTION_STRATEGY": "uncertainty", "UNCERTAINTY_MODE": "bald"}, "UNCERTAINTY_MODE"),
+        ({"SELECTION_STRATEGY": "coreset"}, "SELECTION_STRATEGY='coreset' is not one of"),
+        ({"SELECTION_STRATEGY": "uncertainty", "UNCERTAINTY_MODE": "variance"}, "UNCERTAINTY_MODE"),
         ({"SELECTION_STRATEGY": "diversity", "METRIC": "manhattan"}, "METRIC='manhattan'"),
         ({"SELECTION_STRATEGY": "uncertainty", "OUTPUT_FORMAT": "json"}, "OUTPUT_FORMAT"),
         (

@@ -91,8 +91,8 @@ WRONG_TYPE_LATE = [f"{i},0.5,0.5" for i in range(100, 2200)]  # past the 2000 sa
 CASES = [
     # --- configuration: exit 2, before any data is read --------------------------------------
     Case("strategy-missing", {"a.csv": GOOD}, {}, 2, ("SELECTION_STRATEGY is required",)),
-    Case("strategy-unknown", {"a.csv": GOOD}, {"SELECTION_STRATEGY": "random"}, 2,
-         ("SELECTION_STRATEGY='random' is not one of", "uncertainty")),
+    Case("strategy-unknown", {"a.csv": GOOD}, {"SELECTION_STRATEGY": "coreset"}, 2,
+         ("SELECTION_STRATEGY='coreset' is not one of", "uncertainty")),
     Case("mode-unknown", {"a.csv": GOOD}, {**UNC, "UNCERTAINTY_MODE": "variance"}, 2,
          ("UNCERTAINTY_MODE='variance' is not one of", "margin, entropy, least_confidence")),
     Case("metric-unknown", {"a.csv": GOOD}, {**UNC, "METRIC": "manhattan"}, 2,

@@ -20,6 +20,7 @@ from pyspark.sql import SparkSession
 
 from jobs.active_sample_selection import main
 from tests.helpers import read_metadata, read_selected
+from tests.references import random_reference, round_robin
 
 ROWS = 40
 FEATURES = 3
@@ -85,7 +86,16 @@ def _expected(strategy: str, p: np.ndarray) -> list[int] | None:
             for i in sorted(np.flatnonzero(label == c), key=lambda i: (-p[i].max(), i))[:2]
         ]
         return sorted(kept, key=lambda i: (-p[i].max(), i))
-    return None  # diversity, badge: checked by their own invariants
+    if strategy == "random":
+        return random_reference(list(range(len(p))), 5, 42)
+    if strategy == "margin-class_balance":
+        score = _margin(p)
+        rows = [(i, int(p[i].argmax()), -round(float(score[i]), 12)) for i in range(len(p))]
+        picked = round_robin(
+            rows, 5, klass=lambda r: r[1], key=lambda r: (r[2], r[0]), ident=lambda r: r[0]
+        )
+        return [int(str(i)) for i in picked]
+    return None  # diversity, badge, cluster_margin: checked by their own invariants
 
 
 ENV = {
@@ -107,6 +117,13 @@ ENV = {
     "top_k_per_class": {"SELECTION_STRATEGY": "top_k_per_class", "K_PER_CLASS": "2"},
     "diversity": {"SELECTION_STRATEGY": "diversity", "BATCH_SIZE": "6"},
     "badge": {"SELECTION_STRATEGY": "badge", "BATCH_SIZE": "6", "KMEANS_ROUNDS": "2"},
+    "random": {"SELECTION_STRATEGY": "random", "BATCH_SIZE": "5"},
+    "margin-class_balance": {
+        "SELECTION_STRATEGY": "uncertainty",
+        "BATCH_SIZE": "5",
+        "CLASS_BALANCE": "true",
+    },
+    "cluster_margin": {"SELECTION_STRATEGY": "cluster_margin", "BATCH_SIZE": "6", "CLUSTERS": "2"},
 }
 
 
@@ -133,7 +150,10 @@ def test_every_strategy_runs_at_any_number_of_classes(
         assert ids == expected
     else:
         assert len(ids) == 6 == len(set(ids))
-        assert doc["strategy_figures"]["feature_columns"] == ["f0", "f1", "f2"]
+        if strategy == "cluster_margin":
+            assert doc["strategy_figures"]["candidates"] == 40  # 10 x 6, of the 40 rows
+        else:
+            assert doc["strategy_figures"]["feature_columns"] == ["f0", "f1", "f2"]
     if strategy in ("margin", "entropy", "least_confidence"):
         score = {"margin": _margin, "entropy": _entropy}.get(strategy, lambda q: 1 - q.max(axis=1))
         want = score(p)

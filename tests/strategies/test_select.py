@@ -8,8 +8,10 @@ from pyspark.sql import SparkSession
 from selection import (
     PARAMS_BY_STRATEGY,
     Badge,
+    ClusterMargin,
     ConfidenceThreshold,
     Diversity,
+    Random,
     StrategyParams,
     TopKPerClass,
     Uncertainty,
@@ -29,6 +31,9 @@ PARAMS = [
     Uncertainty(batch_size=20),
     Diversity(batch_size=20, features=("f0",)),
     Badge(batch_size=20, features=("f0",), rounds=1),
+    Random(batch_size=20),
+    Uncertainty(batch_size=20, class_balance=True),
+    ClusterMargin(batch_size=20, features=("f0",), clusters=2),
 ]
 
 

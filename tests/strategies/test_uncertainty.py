@@ -1,11 +1,13 @@
 import math
 
+import numpy as np
 import pytest
 from chispa import assert_approx_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-from selection import uncertainty
+from selection import Uncertainty, select, uncertainty
+from tests.references import close, entropy, margin, round_robin
 
 INPUT = StructType(
     [
@@ -84,3 +86,47 @@ def test_top_n_is_planned_without_a_global_sort(spark: SparkSession) -> None:
     plan = df.transform(uncertainty(batch_size=3))._jdf.queryExecution().executedPlan().toString()
     assert "TakeOrderedAndProject" in plan
     assert "Exchange rangepartitioning" not in plan
+
+
+BALANCE_ROWS = [
+    (1, 0.50, 0.30, 0.20),
+    (2, 0.70, 0.20, 0.10),
+    (3, 0.45, 0.44, 0.11),
+    (4, 0.90, 0.05, 0.05),
+    (5, 0.35, 0.60, 0.05),
+    (6, 0.20, 0.41, 0.39),
+    (7, 0.10, 0.80, 0.10),
+    (8, 0.30, 0.30, 0.40),
+    (9, 0.05, 0.05, 0.90),
+    (10, 0.34, 0.33, 0.33),
+    (11, 0.45, 0.11, 0.44),  # same margin as id 3: the lower id goes first
+]
+
+
+@pytest.mark.parametrize("mode", ["margin", "entropy"])
+@pytest.mark.parametrize("batch", [1, 4, 5, 7, 11, 20])
+def test_class_balanced_batch_is_the_round_robin_reference(
+    spark: SparkSession, mode: str, batch: int
+) -> None:
+    df = spark.createDataFrame(BALANCE_ROWS, INPUT).repartition(3)
+    probs = np.array([r[1:] for r in BALANCE_ROWS])
+    scores = margin(probs) if mode == "margin" else entropy(probs)
+    rows = [(r[0], int(np.argmax(probs[i])), float(scores[i])) for i, r in enumerate(BALANCE_ROWS)]
+    expected = round_robin(
+        rows, batch, klass=lambda r: r[1], key=lambda r: (-r[2], r[0]), ident=lambda r: r[0]
+    )
+    picked = df.transform(uncertainty(batch, mode=mode, class_balance=True)).collect()
+    assert [r["id"] for r in picked] == expected
+    assert [r["selection_rank"] for r in picked] == list(range(1, len(expected) + 1))
+    by_id = {r[0]: r[2] for r in rows}
+    assert all(close(r["uncertainty_score"], by_id[r["id"]]) for r in picked)
+
+
+def test_class_balance_reports_the_quotas(spark: SparkSession) -> None:
+    df = spark.createDataFrame(BALANCE_ROWS, INPUT)
+    selected = select(df, Uncertainty(batch_size=7, class_balance=True))
+    assert selected.summary.metadata()["class_balance"] == {
+        "pool_per_class": {"0": 6, "1": 3, "2": 2},
+        "rows_per_class_level": 2,
+        "classes_given_one_more": 1,
+    }

@@ -60,7 +60,7 @@ def test_mismatch_messages_say_why_and_how_to_fix() -> None:
     assert (
         "Strategy 'top_k_per_class' is NOT recommended for Active Learning! It selects "
         "confident rows, which spends labelling effort on easy ones; use uncertainty, "
-        "diversity or badge, or use_case='auto'"
+        "diversity, badge, random or cluster_margin, or use_case='auto'"
     ) in str(al.value)
 
 
@@ -75,7 +75,7 @@ def test_strategy_defaults_to_confidence_threshold() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("selection_strategy", "random", "Input should be"),
+        ("selection_strategy", "coreset", "Input should be"),
         ("use_case", "semi", "Input should be"),
         ("output_format", "json", "Input should be"),
         ("uncertainty_mode", "variance", "Input should be"),
