@@ -156,7 +156,7 @@ CASES = [
     Case("unterminated-quote", {"a.csv": csv_text(*GOOD_LINES, '"9,0.5,0.5')}, UNC, 3,
          ("input line(s) do not parse",)),
     Case("record-split-over-two-lines", {"a.csv": csv_text(*GOOD_LINES, '"nine\nlines",0.5,0.5')},
-         UNC, 3, ("input line(s) do not parse", "quoted fields cannot hold line breaks")),
+         UNC, 3, ("input line(s) do not parse", "set CSV_MULTILINE=true")),
     Case("parquet-file-missing-a-score-column",
          {"a.parquet": GOOD_PARQUET, "b.parquet": parquet({"id": [9], "prob_class_0": [0.5]})},
          UNC, 3, ("1 row(s) have a null, NaN or infinite score", "e.g. id '9'")),
