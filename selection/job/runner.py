@@ -144,7 +144,7 @@ def run(
             data_checks="ride along with the selection pass",
         )
 
-    with phase("validate") as facts:
+    with phase("fit") as facts:
         trust = fit_trust(spark, job, params, df, observed, paths.validation_data)
         params, observed = trust.params, trust.pool
         facts.update(**trust.facts)
