@@ -188,8 +188,28 @@ def spark_failure_line(exc: BaseException) -> str:
     return redact(line)[:500]
 
 
+def _jvm_gone(exc: BaseException) -> bool:
+    """Whether the driver lost its JVM: py4j's connection refused or reset, the JVM having exited
+    (in this job almost always an out-of-memory error, logged above by the JVM itself)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError | ConnectionResetError | BrokenPipeError):
+            return True
+        if type(seen).__name__ == "Py4JNetworkError":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def classify_failure(exc: BaseException) -> tuple[int, str]:
     """(exit code, one line) for a failure that is not a SelectionError."""
+    if _jvm_gone(exc):
+        return FAILURE_EXIT_CODE, (
+            "the Spark JVM stopped during the run (most often out of memory; its own error is "
+            "in the log above): give the driver and executors more memory "
+            "(spark.driver.memory, spark.executor.memory, a larger instance), or write the input "
+            "in smaller Parquet row groups or more, smaller files when its rows are very wide"
+        )
     text = str(exc)
     if any(marker in text for marker in _INPUT_FAILURES):
         return SelectionInputError.exit_code, f"cannot read the input: {spark_failure_line(exc)}"

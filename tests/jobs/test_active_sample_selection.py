@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs.active_sample_selection import build_parser, main
+from jobs.active_sample_selection import FAILURE_EXIT_CODE, build_parser, classify_failure, main
 from selection.job.config import ENV_VARS
 from tests.helpers import (
     output_is_absent,
@@ -237,3 +237,16 @@ def test_every_contract_variable_has_a_flag() -> None:
         "--labeled-data",
         "--overwrite",
     } <= flags
+
+
+def test_a_jvm_that_died_is_named_with_what_to_change() -> None:
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError as inner:
+            raise RuntimeError("An error occurred while calling o123.collect") from inner
+    except RuntimeError as exc:
+        code, line = classify_failure(exc)
+    assert code == FAILURE_EXIT_CODE
+    assert "Spark JVM stopped" in line and "spark.driver.memory" in line
+    assert classify_failure(ValueError("plain"))[1] == "plain"
