@@ -16,14 +16,12 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegralType
 
-from selection.engine.balance import balanced_top_n
-from selection.engine.ranking import rank_top_n
-from selection.engine.scores import ScoreSpec, pseudo_label
+from selection.engine.scores import ScoreSpec
 from selection.engine.values import ascending_id, id_hash
 from selection.names import DATA_SOURCE, DATA_SOURCE_AL, SELECTION_RANK, UNCERTAINTY_SCORE, Strategy
 from selection.params import BalancedBatchParams
 from selection.strategies.result import Selected, Transform
-from selection.strategies.uncertainty import BatchSummary, with_uncertainty
+from selection.strategies.uncertainty import BatchSummary, ranked_batch, with_uncertainty
 
 _KEY = "_sel_random_key"
 
@@ -72,13 +70,7 @@ class RandomSummary(BatchSummary):
 def select_random(df: DataFrame, params: Random) -> Selected[RandomSummary]:
     keyed = df.withColumn(_KEY, random_key(df, params.id_col, params.seed))
     order = [F.col(_KEY).asc(), *ascending_id(df, params.id_col)]
-    balance = None
-    if params.class_balance:
-        predicted = pseudo_label(params.scores.probabilities(df))
-        ranked, quotas = balanced_top_n(keyed, order, params.batch_size, predicted)
-        balance = quotas.to_json()
-    else:
-        ranked = rank_top_n(keyed, order, params.batch_size)
+    ranked, balance = ranked_batch(keyed, order, params)
     scored = ranked.transform(with_uncertainty(params.mode, params.scores))
     out = scored.withColumn(DATA_SOURCE, F.lit(DATA_SOURCE_AL))
     rows = out.select(*df.columns, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)

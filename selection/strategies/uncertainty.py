@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from selection.engine.balance import balanced_top_n
@@ -77,16 +77,22 @@ class BatchSummary(StrategySummary):
         return {} if self.class_balance is None else {"class_balance": self.class_balance}
 
 
+def ranked_batch(
+    df: DataFrame, order: list[Column], params: BalancedBatchParams
+) -> tuple[DataFrame, dict[str, Any] | None]:
+    """The first BATCH_SIZE rows of `df` in `order`, ranked; with CLASS_BALANCE split over the
+    predicted classes, and then also the quotas' figures."""
+    if not params.class_balance:
+        return rank_top_n(df, order, params.batch_size), None
+    predicted = pseudo_label(params.scores.probabilities(df))
+    ranked, quotas = balanced_top_n(df, order, params.batch_size, predicted)
+    return ranked, quotas.to_json()
+
+
 def select_uncertainty(df: DataFrame, params: Uncertainty) -> Selected[BatchSummary]:
     scored = df.transform(with_uncertainty(params.mode, params.scores))
     order = [F.col(UNCERTAINTY_SCORE).desc(), *ascending_id(df, params.id_col)]
-    balance = None
-    if params.class_balance:
-        predicted = pseudo_label(params.scores.probabilities(df))
-        ranked, quotas = balanced_top_n(scored, order, params.batch_size, predicted)
-        balance = quotas.to_json()
-    else:
-        ranked = rank_top_n(scored, order, params.batch_size)
+    ranked, balance = ranked_batch(scored, order, params)
     out = ranked.withColumn(DATA_SOURCE, F.lit(DATA_SOURCE_AL))
     rows = out.select(*df.columns, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)
     return Selected(rows, BatchSummary(class_balance=balance))
