@@ -19,6 +19,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
+from selection.engine.observed import observe_once, observed_once, observed_twice
 from selection.engine.values import all_of, any_of, column, is_text, not_a_number, total
 from selection.errors import SelectionInputError
 from selection.names import (
@@ -171,16 +172,14 @@ class DataChecks:
             F.count(F.lit(1)).alias("rows"),
             F.count(F.when(self._suspect(), 1)).alias("suspect"),
         ]
-        self._jobs_before = _job_ids(df)
-        return df.observe(self.observation, *self._metrics)
+        return observe_once(df, self.observation, *self._metrics)
 
     def results(self) -> dict[str, Any]:
-        observed = dict(self.observation.get)
-        if not observed or _tasks_reran(self._source, self._jobs_before):
-            # No metrics: Spark reports none when the observed plan was cached and the filter
-            # after it kept no row. Tasks run again (a lost executor, a resubmitted stage): the
-            # rows they had observed count twice. Either way the checks cost a scan of their own.
-            if observed:
+        observed = observed_once(self.observation)
+        if observed is None:
+            # Spark reported no metrics, or a partition was computed again after its executor
+            # was lost and counted twice: the checks then cost a scan of their own.
+            if observed_twice(self.observation):
                 log.warning("tasks ran again after a failure: counting the input once more")
             row = self._source.agg(*self._metrics).first()
             assert row is not None
@@ -271,28 +270,6 @@ class DataChecks:
         csv.writer(out, delimiter=self.separator, lineterminator="").writerow(values)
         line = out.getvalue()
         return line if len(line) <= _EXAMPLE_CHARS else line[:_EXAMPLE_CHARS] + "..."
-
-
-def _job_ids(df: DataFrame) -> set[int]:
-    sc = df.sparkSession.sparkContext
-    return set(sc.statusTracker().getJobIdsForGroup(sc.getLocalProperty("spark.jobGroup.id")))
-
-
-def _tasks_reran(df: DataFrame, jobs_before: set[int]) -> bool:
-    """Whether a Spark job since `jobs_before` resubmitted a stage or lost a task.
-
-    Observed metrics are accumulators: a task that succeeded, lost its output with its executor
-    and ran again adds its rows a second time. Spark marks that as a failed (resubmitted) task or
-    a new stage attempt.
-    """
-    tracker = df.sparkSession.sparkContext.statusTracker()
-    for job in _job_ids(df) - jobs_before:
-        info = tracker.getJobInfo(job)
-        for stage_id in info.stageIds if info is not None else ():
-            stage = tracker.getStageInfo(stage_id)
-            if stage is not None and (stage.currentAttemptId > 0 or stage.numFailedTasks > 0):
-                return True
-    return False
 
 
 def duplicate_ids(df: DataFrame, id_field: str) -> tuple[int, str | None]:

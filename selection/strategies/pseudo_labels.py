@@ -9,6 +9,7 @@ from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
 from selection.engine.committee import agreement as committee_agreement
+from selection.engine.observed import observe_once, observed_once
 from selection.engine.ranking import RANK_BUCKETS, rank_all, rank_top_n
 from selection.engine.scores import ScoreSpec, confidence, pseudo_label
 from selection.engine.values import ascending_id
@@ -188,7 +189,7 @@ def select_confidence_threshold(
             )
         kept = kept.filter(committee_agreement(committee, df, threshold))
     if kept_per_class is not None:
-        kept = kept.observe(kept_per_class, *_class_counts(len(params.scores.columns(df))))
+        kept = observe_once(kept, kept_per_class, *_class_counts(len(params.scores.columns(df))))
     order = _order(df, params.id_col)
     if params.max_per_class > 0:
         top = _top_per_class(kept, order, params.max_per_class)
@@ -209,9 +210,10 @@ def _class_counts(num_classes: int) -> list[Column]:
 
 def kept_counts(observation: Observation, num_classes: int) -> list[int] | None:
     """Rows of each predicted class that passed the threshold, after the selection ran; None
-    when Spark reported no metrics (it does not for some cached plans that keep no row)."""
-    got = observation.get
-    if not got:
+    when Spark reported no metrics (it does not for some cached plans that keep no row) or
+    counted some rows twice (tasks that ran again after their executor was lost)."""
+    got = observed_once(observation)
+    if got is None:
         return None
     return [int(got[f"c{c}"]) for c in range(num_classes)]
 
