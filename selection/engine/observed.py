@@ -26,15 +26,17 @@ _PARTITIONS = "__selection_partitions"
 
 def observe_once(df: DataFrame, observation: Observation, *metrics: Column) -> DataFrame:
     """`df.observe(observation, *metrics)`, with the witness that `observed_once` reads."""
+    # Observed metrics may not be nondeterministic, so the partition of each partition's first
+    # row is a column of its own (null on every other row), computed in the scan's projection
+    # just below the observation and dropped above it: the observation only counts it.
+    row = F.monotonically_increasing_id()
+    first = row.bitwiseAND(F.lit((1 << _PLACE_BITS) - 1)) == 0
+    marked = df.withColumn(_ROW_MARK, F.when(first, F.shiftright(row, _PLACE_BITS)))
     mark = F.col(_ROW_MARK)
-    # Observed metrics may not be nondeterministic, so the row mark is a column of its own,
-    # computed just below the observation and dropped above it.
-    first = mark.bitwiseAND(F.lit((1 << _PLACE_BITS) - 1)) == 0
     witness = [
-        F.count(F.when(first, 1)).alias(_STARTS),
-        F.size(F.collect_set(F.when(first, F.shiftright(mark, _PLACE_BITS)))).alias(_PARTITIONS),
+        F.count(mark).alias(_STARTS),
+        F.size(F.collect_set(mark)).alias(_PARTITIONS),
     ]
-    marked = df.withColumn(_ROW_MARK, F.monotonically_increasing_id())
     return marked.observe(observation, *metrics, *witness).drop(_ROW_MARK)
 
 

@@ -32,6 +32,7 @@ from selection.names import (
 
 log = logging.getLogger("selection")
 RESERVED_COLUMNS = (PSEUDO_LABEL, CONFIDENCE, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)
+_SUSPECT = "__selection_suspect"
 _EXAMPLE_CHARS = 120  # of a line that does not parse, shown in the error
 
 
@@ -172,7 +173,16 @@ class DataChecks:
             F.count(F.lit(1)).alias("rows"),
             F.count(F.when(self._suspect(), 1)).alias("suspect"),
         ]
-        return observe_once(df, self.observation, *self._metrics)
+        # The flag is a column of the scan's own (code-generated) projection; evaluated inside
+        # the observation it cost a third of a scan more per row (measured at 1M rows).
+        flagged = df.withColumn(_SUSPECT, F.when(self._suspect(), 1))
+        observed = observe_once(
+            flagged,
+            self.observation,
+            F.count(F.lit(1)).alias("rows"),
+            F.count(F.col(_SUSPECT)).alias("suspect"),
+        )
+        return observed.drop(_SUSPECT)
 
     def results(self) -> dict[str, Any]:
         observed = observed_once(self.observation)

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.ml.clustering import KMeans
-from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -115,6 +113,10 @@ def select_cluster_margin(df: DataFrame, params: ClusterMargin) -> Selected[Clus
         _CAND,
         *[F.col(c).cast("double").alias(t) for c, t in zip(params.features, temps, strict=True)],
     )
+    # Imported here: pyspark.ml pulls in scipy, most of a second of every job's start-up.
+    from pyspark.ml.clustering import KMeans
+    from pyspark.ml.feature import VectorAssembler
+
     assembler = VectorAssembler(inputCols=temps, outputCol=_VEC, handleInvalid="keep")
     vectors = assembler.transform(casted).drop(*temps)
     # The fit reads a seeded, id-hashed sample in a fixed layout, so a seed gives the same
