@@ -185,11 +185,11 @@ def run(
         # Unique input ids make the selected ids unique; only without that check do the
         # selected rows get one of their own.
         if not job.check_unique_ids:
-            dup_count, example = duplicate_ids(rows, id_field)
+            dup_count, example = duplicate_ids(rows, id_field, summary.selected_rows)
             raise_on_duplicates(dup_count, example, id_field, "the selected rows")
         else:
-            # The un-observed input: its id column alone, not the observed plan with every score.
-            dup_count, example = duplicate_ids(df.select(id_field), id_field)
+            # The un-observed input, not the observed plan with every score: its ids alone.
+            dup_count, example = duplicate_ids(df, id_field, input_rows)
             raise_on_duplicates(dup_count, example, id_field, "the input")
         facts.update(
             input_rows=input_rows,
