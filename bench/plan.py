@@ -293,9 +293,10 @@ def numpy_group(n: int) -> Group:
 def build(sizes: Sizes, *, arrow: bool, reps: int = REPS) -> list[Group]:
     """Every group of a profile, in the order a budget-limited session meets them.
 
-    The order packs three sessions of `--budget-minutes 45` on two quiet cores: the smaller scans
+    The order packs four sessions of `--budget-minutes 45` on two quiet cores: the smaller scans
     with the local[1] rows (which reuse the local[2] runs of the speed-up size) and the small
-    inputs, then the largest scan with the many-class rows, then diversity and badge.
+    inputs, then the largest scan with the many-class rows, then diversity and badge, then
+    issue 14's committee and cluster_margin groups (about 18 minutes at target speed).
     """
     groups = [scan_group(n, reps) for n in sizes.scan[:-1]]
     groups += [speedup_group(sizes.speedup, reps), small_group(sizes.small, reps)]
