@@ -142,7 +142,9 @@ def select_cluster_margin(df: DataFrame, params: ClusterMargin) -> Selected[Clus
     if n < 2:
         assigned = keyed.withColumn(_CLUSTER, F.lit(0)).drop(_VEC)
     else:
-        fit_rows = keyed.orderBy(_KEY).limit(FIT_ROWS) if n > FIT_ROWS else keyed
+        # The candidate rank breaks 64-bit hash ties (about n^2 / 2^65 of them: rare, not
+        # impossible at 10^9 rows), so the sample and its order are the same on every run.
+        fit_rows = keyed.orderBy(_KEY, _CAND).limit(FIT_ROWS) if n > FIT_ROWS else keyed
         kmeans = KMeans(
             k=max(2, k),
             seed=params.seed,
@@ -152,7 +154,7 @@ def select_cluster_margin(df: DataFrame, params: ClusterMargin) -> Selected[Clus
             predictionCol=_CLUSTER,
             distanceMeasure="cosine" if params.metric is Metric.COSINE else "euclidean",
         )
-        laid_out = fit_rows.repartition(FIT_PARTITIONS, _KEY).sortWithinPartitions(_KEY)
+        laid_out = fit_rows.repartition(FIT_PARTITIONS, _KEY).sortWithinPartitions(_KEY, _CAND)
         model = kmeans.fit(laid_out)
         assigned = model.transform(keyed).drop(_VEC)
     # Read by the sizes, the ranking (and with class_balance the class counts): assigned once.
