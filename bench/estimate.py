@@ -16,21 +16,29 @@ START_SECONDS = 12.0  # Python, JVM and session start, first query, listing
 SECONDS_PER_MVALUE = 0.04  # one local[2] scan, per million values read
 SECONDS_PER_COLUMN = 0.01  # planning and code generation: ~10 s more at C = 1000 (smoke runs)
 PINNED_SLOWDOWN = 1.8
-RATIO = {"diversity": 3.0, "badge": 5.0}
+RATIO = {"diversity": 3.0, "badge": 5.0, "cluster_margin": 3.0}
 SCAN_RATIO = {False: 1.3, True: 1.5}  # CHECK_UNIQUE_IDS
 EXACT_SECONDS_PER_M = {"diversity": 30.0, "badge": 38.0}
 GENERATE_SECONDS_PER_MVALUE = 0.15
 SMALL_ROWS, SMALL_RATIO = 100_000, 1.6
 
 
-def values(n: int, classes: int) -> float:
-    """Millions of values in an input: id, label, features and one column per class."""
-    return n * (2 + plan.FEATURES + classes) / 1e6
+def columns(classes: int, members: int = 0) -> int:
+    """id, label, features and one column per class (per member and class for a committee)."""
+    return 2 + plan.FEATURES + classes * max(1, members)
 
 
-def floor_seconds(n: int, classes: int = plan.CLASSES) -> float:
-    columns = 2 + plan.FEATURES + classes
-    return START_SECONDS + SECONDS_PER_MVALUE * values(n, classes) + SECONDS_PER_COLUMN * columns
+def values(n: int, classes: int, members: int = 0) -> float:
+    """Millions of values in an input."""
+    return n * columns(classes, members) / 1e6
+
+
+def floor_seconds(n: int, classes: int = plan.CLASSES, members: int = 0) -> float:
+    return (
+        START_SECONDS
+        + SECONDS_PER_MVALUE * values(n, classes, members)
+        + SECONDS_PER_COLUMN * columns(classes, members)
+    )
 
 
 def model(cell: Cell) -> float:
@@ -41,7 +49,7 @@ def model(cell: Cell) -> float:
         return read + EXACT_SECONDS_PER_M.get(cell.strategy, 1.5) * mill
     if cell.kind == plan.QUALITY:
         return 3.0 + 20.0 * mill
-    f = floor_seconds(cell.n, cell.classes)
+    f = floor_seconds(cell.n, cell.classes, cell.members)
     if cell.master == plan.PINNED:
         f *= PINNED_SLOWDOWN
     if cell.kind == plan.FLOOR:
@@ -70,8 +78,8 @@ def group_seconds(group: Group, results: Results | None, *, reps: int | None = N
     return reps * sum(seconds(c, results) for c in group.cells) + once
 
 
-def generate_seconds(n: int, classes: int) -> float:
-    return GENERATE_SECONDS_PER_MVALUE * values(n, classes)
+def generate_seconds(n: int, classes: int, members: int = 0) -> float:
+    return GENERATE_SECONDS_PER_MVALUE * values(n, classes, members)
 
 
 def plan_rows(groups: list[Group], results: Results | None, reps: int = 0) -> list[list[str]]:
@@ -79,15 +87,15 @@ def plan_rows(groups: list[Group], results: Results | None, reps: int = 0) -> li
     from bench.execute import spec
 
     rows, total, total_gen = [], 0.0, 0.0
-    seen: set[tuple[int, int]] = set()
+    seen: set[tuple[int, int, int]] = set()
     for g in groups:
         r = min(g.reps, reps) if reps else g.reps
         minutes = group_seconds(g, results, reps=r) / 60
         new = [i for i in g.inputs if i not in seen]
         seen.update(new)
-        gen = sum(generate_seconds(n, c) for n, c in new) / 60
+        gen = sum(generate_seconds(*i) for i in new) / 60
         total, total_gen = total + minutes, total_gen + gen
-        data = ", ".join(spec(n, c).name for n, c in new) or "(generated above)"
+        data = ", ".join(spec(*i).name for i in new) or "(generated above)"
         rows.append(
             [
                 g.name,

@@ -22,7 +22,7 @@ from bench.generate import Spec
 from bench.plan import Cell
 from selection.engine.transfer import ROW_TRANSFER_CONF
 from selection.job.config import ENV_VARS_BY_NAME
-from selection.names import METADATA_FILE, Strategy
+from selection.names import DEFAULT_MEMBER_PREFIX, METADATA_FILE, Strategy
 
 ROOT = Path(__file__).resolve().parent.parent
 # The engine's switch between the no-pyarrow and the mapInArrow path for diversity and badge.
@@ -31,10 +31,15 @@ ROOT = Path(__file__).resolve().parent.parent
 ARROW_VAR = "SELECTION_ARROW"
 DRIVER_MEMORY = "1g"  # Spark's default, stated so that nothing in the environment changes it
 WIDE_SPREAD = 1.25  # class-centre spread at C = 1000 that gives ~40% of rows >= 0.9, as C = 10
+# Committee inputs in smaller part files: one part (generated whole) stays ~150 MB in memory.
+MEMBER_ROWS_PER_FILE = 250_000
 
 
-def spec(n: int, classes: int) -> Spec:
-    return Spec(n, plan.FEATURES, classes, spread=WIDE_SPREAD if classes > plan.CLASSES else None)
+def spec(n: int, classes: int, members: int = 0) -> Spec:
+    spread = WIDE_SPREAD if classes > plan.CLASSES else None
+    if not members:
+        return Spec(n, plan.FEATURES, classes, spread=spread)
+    return Spec(n, plan.FEATURES, classes, MEMBER_ROWS_PER_FILE, spread=spread, members=members)
 
 
 def job_env(cell: Cell) -> dict[str, str]:
@@ -44,13 +49,17 @@ def job_env(cell: Cell) -> dict[str, str]:
         "OUTPUT_FORMAT": "parquet",
         "RANDOM_SEED": str(plan.SEED),
         "CHECK_UNIQUE_IDS": str(cell.ids).lower(),
-        "BATCH_SIZE": str(plan.BATCH_SIZE),
+        "BATCH_SIZE": str(cell.batch or plan.BATCH_SIZE),
         "K_PER_CLASS": str(plan.K_PER_CLASS),
         "CONFIDENCE_THRESHOLD": str(plan.THRESHOLD),
         "MAX_SAMPLES": str(plan.MAX_SAMPLES if cell.capped else 0),
     }
     if cell.strategy == Strategy.UNCERTAINTY:
         env["UNCERTAINTY_MODE"] = cell.mode
+    if cell.members:
+        env["MEMBER_FIELD_PREFIX"] = DEFAULT_MEMBER_PREFIX
+    if cell.agreement:
+        env["REQUIRE_AGREEMENT"] = "true"
     unknown = sorted(set(env) - set(ENV_VARS_BY_NAME))
     if unknown:
         raise ValueError(f"the job no longer reads {', '.join(unknown)}; update bench/execute.py")
@@ -60,7 +69,7 @@ def job_env(cell: Cell) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Context:
-    data: dict[tuple[int, int], Path]  # (rows, classes) -> generated input
+    data: dict[tuple[int, int, int], Path]  # (rows, classes, members) -> generated input
     work: Path  # job outputs and event logs
     timeout: float
 
@@ -70,7 +79,7 @@ class Context:
 
 
 def command(cell: Cell, ctx: Context) -> list[str]:
-    data = str(ctx.data[(cell.n, cell.classes)])
+    data = str(ctx.data[cell.input])
     master = "local[1]" if cell.master == plan.PINNED else cell.master
     out = ctx.out_dir(cell)
     py = [sys.executable, "-m"]

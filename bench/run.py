@@ -93,18 +93,20 @@ def dry_run(groups: list[Group], args: argparse.Namespace, results: Results) -> 
     return 0
 
 
-def prepare_data(s: Session, group: Group) -> dict[tuple[int, int], Path]:
+def prepare_data(s: Session, group: Group) -> dict[tuple[int, int, int], Path]:
     paths = {}
-    for n, classes in group.inputs:
-        spec = execute.spec(n, classes)
+    for key in group.inputs:
+        n, classes, members = key
+        spec = execute.spec(n, classes, members)
         clock = time.monotonic()
-        paths[(n, classes)] = generate(Path(s.args.data_dir), spec, quiet=True)
+        paths[key] = generate(Path(s.args.data_dir), spec, quiet=True)
         if spec.name not in s.results.data:
             s.results.data[spec.name] = {
                 "rows": n,
                 "classes": classes,
+                **({"members": members} if members else {}),
                 "files": spec.files,
-                "bytes": dir_bytes(paths[(n, classes)]),
+                "bytes": dir_bytes(paths[key]),
                 "generate_seconds": round(time.monotonic() - clock, 1),
             }
     return paths

@@ -1,4 +1,4 @@
-"""The targets of issue 10 (and issue 12's C = 1000 row), each judged from results.json.
+"""The targets of issue 10 (issue 12's C = 1000 row, issue 14's), each judged from results.json.
 
 Every ratio is of whole-process wall times (median of the runs) of a cell and the floor run
 interleaved with it in the same group and session.
@@ -17,6 +17,8 @@ X = "\u00d7"
 SCAN_TARGET = {False: 1.3, True: 1.5}  # by CHECK_UNIQUE_IDS
 UNCAPPED_TARGET = 1.3
 EMBED_TARGET = {"diversity": 3.0, "badge": 5.0}
+COMMITTEE_TARGET = 1.3  # issue 14: random and the committee modes
+CLUSTER_TARGET = 3.0  # issue 14: cluster_margin at 5M rows, BATCH_SIZE 10^5
 QUALITY_TARGET = 1.15
 FLAT_MEMORY = 1.25  # peak at the largest size over the smallest
 SPEEDUP = 1.7
@@ -68,7 +70,7 @@ class Judge:
 
     def floor_of(self, cell: Cell, kind: str = plan.FLOOR) -> Cell:
         group = self.group_of[cell.key].name
-        return Cell(kind, cell.n, cell.classes, cell.master, group=group)
+        return Cell(kind, cell.n, cell.classes, cell.master, group=group, members=cell.members)
 
     def need(self, p: Picked) -> int:
         """Runs the plan asks of a cell: its group's repeats, one for a once-per-group cell."""
@@ -208,6 +210,60 @@ def memory_rows(j: Judge) -> list[Row]:
     return rows
 
 
+def peak_ratio(
+    j: Judge, name: str, rows: str, small: list[Cell], large: list[Cell], limit: float | None
+) -> Row:
+    """The highest peak of the `large` runs over that of the `small` ones."""
+    a = [p for p in map(j.pick, small) if p is not None]
+    b = [p for p in map(j.pick, large) if p is not None]
+    pa = max((p.peak() or 0.0 for p in a), default=0.0)
+    pb = max((p.peak() or 0.0 for p in b), default=0.0)
+    value = None
+    if pa and pb:
+        ok = None if limit is None else pb / pa <= limit
+        value = Value(f"{pa:,.0f} → {pb:,.0f} MB ({pb / pa:.2f}{X})", ok)
+    picks: list[Picked | None] = [a[0] if a else None, b[0] if b else None]
+    return j.row(name, rows, large[0], picks, value)
+
+
+def committee_rows(j: Judge) -> list[Row]:
+    """Issue 14: each committee mode (M members' columns, no prob_class_*) against the floor
+    that reads the same input, and its memory from the smallest committee size to the largest."""
+    rows = []
+    sizes = j.sizes.committee
+    for proto in plan.committee_cases(sizes[0]):
+        for n in sizes:
+            cell = replace(proto, n=n)
+            name = (
+                f"{cell.label}, M = {cell.members}, CHECK_UNIQUE_IDS=false: "
+                f"≤ {COMMITTEE_TARGET}{X} floor (same input)"
+            )
+            rows.append(j.ratio(cell, j.floor_of(cell), name, COMMITTEE_TARGET))
+    lo, hi = sizes[0], sizes[-1]
+    for proto in plan.committee_cases(lo):
+        name = f"peak memory flat, {proto.label}, M = {proto.members}: ≤ {FLAT_MEMORY}{X}"
+        where = f"{fmt_n(lo)} → {fmt_n(hi)}"
+        rows.append(peak_ratio(j, name, where, [proto], [replace(proto, n=hi)], FLAT_MEMORY))
+    return rows
+
+
+def cluster_rows(j: Judge) -> list[Row]:
+    """Issue 14: cluster_margin at the large BATCH_SIZE against its floor, and its memory flat
+    in n (the same BATCH_SIZE at both sizes) and in BATCH_SIZE (the default against it)."""
+    lo, n = j.sizes.cluster
+    big = plan.cluster_case(n, j.sizes.big_batch)
+    name = f"{big.label}: ≤ {CLUSTER_TARGET}{X} floor"
+    rows = [j.ratio(big, j.floor_of(big), name, CLUSTER_TARGET)]
+    small_n = replace(big, n=lo)
+    name = f"peak memory flat in n, {big.label}: ≤ {FLAT_MEMORY}{X}"
+    rows.append(peak_ratio(j, name, f"{fmt_n(lo)} → {fmt_n(n)}", [small_n], [big], FLAT_MEMORY))
+    default = plan.cluster_case(n)
+    name = f"peak memory flat in BATCH_SIZE, {default.label}: ≤ {FLAT_MEMORY}{X}"
+    where = f"{fmt_n(n)}, BATCH_SIZE {fmt_n(plan.BATCH_SIZE)} → {fmt_n(j.sizes.big_batch)}"
+    rows.append(peak_ratio(j, name, where, [default], [big], FLAT_MEMORY))
+    return rows
+
+
 def speedup_rows(j: Judge) -> list[Row]:
     n = j.sizes.speedup
     one_floor = plan.floor(n, f"speedup-{plan.short(n)}", master=plan.PINNED)
@@ -277,4 +333,6 @@ def all_rows(results: Results, sizes: Sizes, reps: int = plan.REPS) -> list[Row]
         *speedup_rows(j),
         *small_rows(j),
         *classes_rows(j),
+        *committee_rows(j),
+        *cluster_rows(j),
     ]

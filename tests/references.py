@@ -143,3 +143,30 @@ def cluster_round_robin(clusters: Sequence[int], within: Sequence[Any], batch: i
                 picked.append(members[c][depth])
         depth += 1
     return picked
+
+
+def cluster_class_round_robin(
+    clusters: Sequence[int], classes: Sequence[int], within: Sequence[Any], batch: int
+) -> list[int]:
+    """Row indices of a class-balanced Cluster-Margin batch: each class orders its rows by a
+    round-robin over the clusters (depth within (class, cluster) by ascending `within`, then the
+    cluster's turn: its size among all rows, smallest then lowest id first); the classes then
+    give rows in rounds as `round_robin` does, a round ordered by (depth, turn, within)."""
+    sizes: dict[int, int] = {}
+    for c in clusters:
+        sizes[c] = sizes.get(c, 0) + 1
+    turn = {c: t for t, c in enumerate(sorted(sizes, key=lambda c: (sizes[c], c)))}
+    depth: dict[int, int] = {}
+    seen: dict[tuple[int, int], int] = {}
+    for i in sorted(range(len(clusters)), key=lambda i: within[i]):
+        group = (classes[i], clusters[i])
+        depth[i] = seen.get(group, 0)
+        seen[group] = depth[i] + 1
+    picked = round_robin(
+        list(range(len(clusters))),
+        batch,
+        klass=lambda i: classes[i],
+        key=lambda i: (depth[i], turn[clusters[i]], within[i]),
+        ident=lambda i: i,
+    )
+    return [int(i) for i in picked]  # type: ignore[call-overload]

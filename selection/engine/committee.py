@@ -7,7 +7,9 @@ an array of arrays and walked by array functions whose lambdas only touch their 
 the plan holds the M * C column references once, the depth stays constant, and each row costs
 O(M * C) whatever the sizes (a lambda that captured the matrix would rebuild it per call).
 
-- bald: H[mean_m p_m] - mean_m H[p_m] (the mutual information of label and member), >= 0.
+- bald: H[mean_m p_m] - mean_m H[p_m] (the mutual information of label and member), >= 0,
+  and exactly 0 when the members agree exactly (rounding would leave up to ~4e-16 there, and
+  such rows must tie, so that the id orders them as everywhere).
 - vote_entropy: the entropy of the members' votes (each member's argmax, the lowest class on a
   tie), -sum_c (v_c / M) ln(v_c / M).
 - mean_std: the mean over classes of the members' standard deviation (population, ddof = 0),
@@ -136,12 +138,17 @@ def _zeros(n: int) -> Column:
 
 
 def bald(committee: Committee, df: DataFrame) -> Column:
-    """H[mean p] - mean H[p], clipped at 0 against rounding."""
+    """H[mean p] - mean H[p], clipped at 0 against rounding, and 0 for identical members: the
+    mean of M equal values is not always that value in floating point (sum, then divide)."""
     matrix, m = committee.matrix(df), float(committee.members)
     sums = F.aggregate(matrix, _zeros(committee.classes), lambda acc, row: _add(acc, row))
     mean = F.transform(sums, lambda s: s / F.lit(m))
     member_entropy = F.aggregate(matrix, F.lit(0.0), lambda acc, row: acc + _entropy_of(row))
-    return F.greatest(F.lit(0.0), _entropy_of(mean) - member_entropy / F.lit(m))
+    information = F.greatest(F.lit(0.0), _entropy_of(mean) - member_entropy / F.lit(m))
+    # Member 0's own array, not the matrix: the lambda evaluates it once per member.
+    row0 = F.array(*committee.raw(df)[0])
+    unanimous = F.forall(matrix, lambda row: row == row0)
+    return F.when(unanimous, F.lit(0.0)).otherwise(information)
 
 
 def _add(a: Column, b: Column) -> Column:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import NumericType, StringType, StructField
+from pyspark.sql.types import IntegralType, NumericType, StringType, StructField
 
 # StructField metadata key the CSV/TSV reader sets on text columns that hold numbers.
 NUMERIC_TEXT = "selection.numeric_text"
@@ -93,8 +93,15 @@ def ascending_id(df: DataFrame, id_col: str) -> list[Column]:
 
 
 def id_hash(df: DataFrame, id_col: str, seed: int) -> Column:
-    """A seeded 64-bit hash of the id that is the same for the bigint 7 and the text '7'."""
+    """A seeded 64-bit hash of the id that is the same for the int, the bigint and the text 7.
+
+    64 bits: at n rows about n^2 / 2^65 pairs collide (a 32-bit hash would collide for certain at
+    10^8 rows); nothing needs the hash unique, equal hashes are ordered by id where order matters.
+    """
     ident = F.col(id_col)
+    if isinstance(df.schema[id_col].dataType, IntegralType):
+        # xxhash64 hashes an int's 4 bytes: as a bigint, a Parquet int32 id keys as its CSV text.
+        return F.xxhash64(ident.cast("long"), F.lit(seed))
     if not is_text(df, id_col):
         return F.xxhash64(ident, F.lit(seed))
     # A plain integer beyond the bigint range casts to null and is hashed as text.

@@ -9,8 +9,18 @@ the paper samples). The round-robin is one ranking: each candidate's rank within
 then ordering by (that rank, cluster size, cluster id), so nothing of size `batch_size` reaches
 the driver: only the k cluster sizes do.
 
+With `class_balance` the batch is split evenly over the candidates' predicted classes as
+uncertainty and random split theirs (`selection.engine.balance`: every class gives its t first
+rows, a class's shortfall going to the others), each class giving its rows in its own
+round-robin over the clusters: rank within (class, cluster), then the cluster's turn (the
+candidates' cluster sizes, smallest first, as without balance). The clusters are fitted on all
+candidates, whatever their class. Between classes, rows go in rounds (each class's next row),
+a round ordered by (rank in its cluster, cluster's turn, the seeded order within a cluster).
+
 Passes: one scan of the input for the candidates (persisted on disk), the KMeans fit on the
-sample, and one pass over the candidates to assign and rank them.
+sample, and one pass over the candidates to assign them (persisted on disk) and rank them; with
+`class_balance` one aggregate more over the candidates (the class counts) and one over the
+picks (the picks per cluster).
 """
 
 from __future__ import annotations
@@ -23,8 +33,9 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from selection.engine.balance import class_quotas
+from selection.engine.balance import ClassQuotas, balanced_top_n, class_quotas
 from selection.engine.ranking import rank_top_n
+from selection.engine.scores import pseudo_label
 from selection.engine.values import ascending_id
 from selection.names import (
     DATA_SOURCE,
@@ -34,7 +45,7 @@ from selection.names import (
     Metric,
     Strategy,
 )
-from selection.params import EmbeddingParams, at_least, param
+from selection.params import BalancedBatchParams, EmbeddingParams, at_least, param
 from selection.strategies.random_batch import random_key
 from selection.strategies.result import Selected, StrategySummary
 from selection.strategies.uncertainty import with_uncertainty
@@ -44,19 +55,21 @@ FIT_ROWS = 100_000  # candidates the KMeans fit reads at most (a seeded sample b
 # so k-means|| (which samples per partition) sees the same data whatever the input's layout.
 FIT_PARTITIONS = 8
 KMEANS_ITERATIONS = 20
-_VEC, _CLUSTER, _SIZE, _IN, _KEY, _CAND = (
+_VEC, _CLUSTER, _SIZE, _IN, _KEY, _CAND, _CLASS = (
     "_sel_cm_vec",
     "_sel_cm_cluster",
     "_sel_cm_size",
     "_sel_cm_rank",
     "_sel_cm_key",
     "_sel_cm_candidate",
+    "_sel_cm_class",
 )
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClusterMargin(EmbeddingParams):
-    """Cluster-Margin: round-robin over k-means clusters of the most uncertain rows."""
+class ClusterMargin(EmbeddingParams, BalancedBatchParams):
+    """Cluster-Margin: round-robin over k-means clusters of the most uncertain rows; with
+    `class_balance`, split evenly over the candidates' predicted classes."""
 
     strategy = Strategy.CLUSTER_MARGIN
     oversample: int = param(10, "candidates = MARGIN_OVERSAMPLE x BATCH_SIZE lowest-margin rows")
@@ -78,9 +91,10 @@ class ClusterMarginSummary(StrategySummary):
     picks_per_cluster: dict[str, int]
     candidate_score_range: tuple[float | None, float | None]
     fit_rows: int
+    class_balance: dict[str, Any] | None = None  # the candidates' class quotas (CLASS_BALANCE)
 
     def metadata(self) -> dict[str, Any]:
-        return {
+        figures = {
             "candidates": self.candidates,
             "clusters": self.clusters,
             "candidate_cluster_sizes": self.candidate_cluster_sizes,
@@ -88,6 +102,11 @@ class ClusterMarginSummary(StrategySummary):
             "candidate_score_range": list(self.candidate_score_range),
             "fit_rows": self.fit_rows,
         }
+        return (
+            figures
+            if self.class_balance is None
+            else {**figures, "class_balance": self.class_balance}
+        )
 
 
 def select_cluster_margin(df: DataFrame, params: ClusterMargin) -> Selected[ClusterMarginSummary]:
@@ -125,7 +144,9 @@ def select_cluster_margin(df: DataFrame, params: ClusterMargin) -> Selected[Clus
     if n < 2:
         assigned = keyed.withColumn(_CLUSTER, F.lit(0)).drop(_VEC)
     else:
-        fit_rows = keyed.orderBy(_KEY).limit(FIT_ROWS) if n > FIT_ROWS else keyed
+        # The candidate rank breaks 64-bit hash ties (about n^2 / 2^65 of them: rare, not
+        # impossible at 10^9 rows), so the sample and its order are the same on every run.
+        fit_rows = keyed.orderBy(_KEY, _CAND).limit(FIT_ROWS) if n > FIT_ROWS else keyed
         kmeans = KMeans(
             k=max(2, k),
             seed=params.seed,
@@ -135,25 +156,53 @@ def select_cluster_margin(df: DataFrame, params: ClusterMargin) -> Selected[Clus
             predictionCol=_CLUSTER,
             distanceMeasure="cosine" if params.metric is Metric.COSINE else "euclidean",
         )
-        laid_out = fit_rows.repartition(FIT_PARTITIONS, _KEY).sortWithinPartitions(_KEY)
+        laid_out = fit_rows.repartition(FIT_PARTITIONS, _KEY).sortWithinPartitions(_KEY, _CAND)
         model = kmeans.fit(laid_out)
         assigned = model.transform(keyed).drop(_VEC)
+    # Read by the sizes, the ranking (and with class_balance the class counts): assigned once.
+    assigned = assigned.persist(StorageLevel.DISK_ONLY)
     sizes = {
         int(r[_CLUSTER]): int(r["n"])
         for r in assigned.groupBy(_CLUSTER).agg(F.count(F.lit(1)).alias("n")).collect()
     }
-    ranked = round_robin(assigned, params.batch_size, sizes, [F.col(_KEY).asc(), F.col(_CAND)])
+    within = [F.col(_KEY).asc(), F.col(_CAND)]
+    balance: dict[str, Any] | None = None
+    if params.class_balance:
+        predicted = pseudo_label(params.scores.probabilities(assigned))
+        ranked, quotas = balanced_round_robin(assigned, params.batch_size, sizes, within, predicted)
+        balance = quotas.to_json()
+        picks = {
+            str(r[_CLUSTER]): int(r["n"])
+            for r in sorted(
+                ranked.groupBy(_CLUSTER).agg(F.count(F.lit(1)).alias("n")).collect(),
+                key=lambda r: int(r[_CLUSTER]),
+            )
+        }
+    else:
+        ranked = round_robin(assigned, params.batch_size, sizes, within)
+        picks = picks_per_cluster(sizes, params.batch_size)
     out = ranked.withColumn(DATA_SOURCE, F.lit(DATA_SOURCE_AL))
     rows = out.select(*df.columns, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)
     summary = ClusterMarginSummary(
         candidates=n,
         clusters=len(sizes),
         candidate_cluster_sizes={str(c): m for c, m in sorted(sizes.items())},
-        picks_per_cluster=picks_per_cluster(sizes, params.batch_size),
+        picks_per_cluster=picks,
         candidate_score_range=(_float(stats["lo"]), _float(stats["hi"])),
         fit_rows=min(n, FIT_ROWS),
+        class_balance=balance,
     )
     return Selected(rows, summary)
+
+
+def _turn(sizes: dict[int, int]) -> Column:
+    """Each cluster's turn in a round: smallest first, ties by cluster id (a literal lookup of
+    the k sizes the driver holds)."""
+    order_of = sorted(sizes, key=lambda c: (sizes[c], c))
+    position = {c: i for i, c in enumerate(order_of)}
+    top = max(sizes, default=0) + 1
+    lookup = F.array(*[F.lit(position.get(c, len(order_of))) for c in range(top)])
+    return F.element_at(lookup, F.col(_CLUSTER) + 1)
 
 
 def round_robin(
@@ -161,14 +210,24 @@ def round_robin(
 ) -> DataFrame:
     """The first `n` rows of a round-robin over the clusters, smallest (then lowest id) first,
     each cluster giving its rows in the order `within`; ranked 1..n."""
-    order_of = sorted(sizes, key=lambda c: (sizes[c], c))
-    position = {c: i for i, c in enumerate(order_of)}
-    top = max(sizes, default=0) + 1
-    lookup = F.array(*[F.lit(position.get(c, len(order_of))) for c in range(top)])
-    turn = F.element_at(lookup, F.col(_CLUSTER) + 1)
     in_cluster = F.row_number().over(Window.partitionBy(_CLUSTER).orderBy(*within))
-    ranked = assigned.withColumn(_IN, in_cluster).withColumn(_SIZE, turn)
+    ranked = assigned.withColumn(_IN, in_cluster).withColumn(_SIZE, _turn(sizes))
     return rank_top_n(ranked, [F.col(_IN).asc(), F.col(_SIZE).asc()], n)
+
+
+def balanced_round_robin(
+    assigned: DataFrame, n: int, sizes: dict[int, int], within: list[Column], predicted: Column
+) -> tuple[DataFrame, ClassQuotas]:
+    """The first `n` rows split evenly over the classes `predicted` names (`balanced_top_n`),
+    each class giving its rows in its own round-robin over the clusters (rank within (class,
+    cluster) by `within`, then the cluster's turn among all `sizes`); ranked 1..n in rounds over
+    the classes. Runs one Spark job (the class counts) when called."""
+    classed = assigned.withColumn(_CLASS, predicted)
+    in_cluster = F.row_number().over(Window.partitionBy(_CLASS, _CLUSTER).orderBy(*within))
+    ranked = classed.withColumn(_IN, in_cluster).withColumn(_SIZE, _turn(sizes))
+    order = [F.col(_IN).asc(), F.col(_SIZE).asc(), *within]
+    picked, quotas = balanced_top_n(ranked, order, n, F.col(_CLASS))
+    return picked.drop(_CLASS), quotas
 
 
 def picks_per_cluster(sizes: dict[int, int], n: int) -> dict[str, int]:

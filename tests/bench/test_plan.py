@@ -6,7 +6,7 @@ import pytest
 from bench import estimate, execute, plan, targets
 from bench.results import Results
 from selection.job.config import ENV_VARS_BY_NAME
-from selection.names import COMMITTEE_MODES, Strategy, UncertaintyMode
+from selection.names import COMMITTEE_MODES, DEFAULT_MEMBER_PREFIX, Strategy, UncertaintyMode
 
 
 @pytest.mark.parametrize("sizes", [plan.FULL, plan.QUICK])
@@ -21,7 +21,9 @@ def test_the_scan_groups_hold_every_mode_and_both_id_settings_at_each_size():
         jobs = [c for c in groups[f"scan-{plan.short(n)}"].cells if c.kind == plan.JOB]
         modes = {c.mode for c in jobs if c.strategy == Strategy.UNCERTAINTY}
         assert modes == {m.value for m in UncertaintyMode if m not in COMMITTEE_MODES}
-        assert sum(1 for c in jobs if not c.ids) == 6 and sum(1 for c in jobs if c.ids) == 5
+        assert sum(1 for c in jobs if not c.ids) == 7 and sum(1 for c in jobs if c.ids) == 6
+        assert {c.ids for c in jobs if c.strategy == Strategy.RANDOM} == {False, True}
+        assert not any(c.members for c in groups[f"scan-{plan.short(n)}"].cells)
         assert {c.n for c in jobs} == {n}
         assert groups[f"scan-{plan.short(n)}"].reps == 3
 
@@ -56,7 +58,7 @@ def test_job_variables_are_the_contracts_names_and_the_arrow_switch():
 
 def test_commands_pin_local1_and_score_the_no_pyarrow_output(tmp_path):
     n = 1_000_000
-    ctx = execute.Context({(n, plan.CLASSES): Path("/data")}, tmp_path, 60.0)
+    ctx = execute.Context({(n, plan.CLASSES, 0): Path("/data")}, tmp_path, 60.0)
     pinned = execute.command(plan.job(Strategy.UNCERTAINTY, n, master=plan.PINNED), ctx)
     assert pinned[:3] == ["taskset", "-c", "0"] and "local[1]" in pinned
     quality = execute.command(plan.Cell(plan.QUALITY, n, strategy="diversity"), ctx)
@@ -86,5 +88,43 @@ def sessions_needed(budget_minutes: float) -> int:
     return count
 
 
-def test_three_sessions_of_45_minutes_cover_the_plan_at_target_speed():
-    assert sessions_needed(45) == 3
+def test_four_sessions_of_45_minutes_cover_the_plan_at_target_speed():
+    # Three until issue 14's groups and random's scan rows (about 27 minutes at target speed).
+    assert sessions_needed(45) == 4
+
+
+def test_the_committee_groups_read_a_members_input_and_their_floor_reads_it_too(tmp_path):
+    groups = {g.name: g for g in plan.build(plan.FULL, arrow=True)}
+    for n in (1_000_000, 5_000_000):
+        g = groups[f"committee-{plan.short(n)}"]
+        assert g.inputs == [(n, plan.CLASSES, plan.MEMBERS)] and g.default
+        assert g.cells[0].kind == plan.FLOOR
+        jobs = [c for c in g.cells if c.kind == plan.JOB]
+        modes = {c.mode for c in jobs if c.strategy == Strategy.UNCERTAINTY}
+        assert modes == {m.value for m in COMMITTEE_MODES}
+        (agree,) = [c for c in jobs if c.strategy == Strategy.CONFIDENCE_THRESHOLD]
+        env = execute.job_env(agree)
+        assert env["REQUIRE_AGREEMENT"] == "true" and env["MAX_SAMPLES"] == str(plan.MAX_SAMPLES)
+        assert env["MEMBER_FIELD_PREFIX"] == DEFAULT_MEMBER_PREFIX
+        assert agree.label == "confidence_threshold (capped, agreement)"
+        assert all(not c.ids for c in jobs)
+    spec = execute.spec(1_000_000, plan.CLASSES, plan.MEMBERS)
+    assert spec.members == plan.MEMBERS and spec.name.endswith(f"_m{plan.MEMBERS}")
+    assert execute.spec(1_000_000, plan.CLASSES).name == "pred_n1000000_f16_c10_p4_s0"
+    n = 1_000_000
+    paths = {(n, plan.CLASSES, 0): Path("/plain"), (n, plan.CLASSES, plan.MEMBERS): Path("/m")}
+    ctx = execute.Context(paths, tmp_path, 60.0)
+    for cell in groups["committee-1m"].cells:
+        assert "/m" in execute.command(cell, ctx)
+
+
+def test_the_cluster_group_times_the_large_batch_against_a_floor_on_the_same_files():
+    g = next(g for g in plan.build(plan.FULL, arrow=True) if g.name == "cluster-5m")
+    floor, timed = g.cells
+    assert floor.kind == plan.FLOOR and floor.input == timed.input == (5_000_000, 10, 0)
+    assert execute.job_env(timed)["BATCH_SIZE"] == "100000"
+    assert timed.label == "cluster_margin (BATCH_SIZE 100,000)"
+    small, default = g.once
+    assert small.n == 1_000_000 and small.batch == 100_000
+    assert default.n == 5_000_000 and execute.job_env(default)["BATCH_SIZE"] == "1000"
+    assert estimate.group_seconds(g, None) / 60 < 10

@@ -102,3 +102,37 @@ def test_the_per_row_cost_at_many_classes_is_a_slope_between_two_sizes():
     r = next(r for r in rows if "per-row cost" in r.target and r.target.startswith("uncertainty"))
     # C = 10: 9.9 s over 990,000 rows = 10 µs/row; C = 1000: 9 s over 90,000 rows = 100 µs/row
     assert r.measured.startswith(f"10.0{X}") and r.verdict == "**met**"
+
+
+def test_committee_rows_are_held_to_their_own_floor_and_flat_memory():
+    results = Results()
+    s = session(results)
+    big = 5_000_000
+    add(results, s, plan.floor(N, "committee-1m", members=plan.MEMBERS), [20.0] * 3)
+    bald = plan.committee_cases(N)[0]
+    add(results, s, bald, [25.0] * 3, peak=1000.0)
+    add(results, s, plan.job(Strategy.UNCERTAINTY, big, mode="bald", ids=False,
+                             members=plan.MEMBERS), [90.0] * 3, peak=1300.0)  # fmt: skip
+    rows = targets.all_rows(results, plan.FULL)
+    r = row(rows, "uncertainty (bald), M = 5, CHECK_UNIQUE_IDS=false")
+    assert (r.measured, r.verdict, r.group) == (f"1.25{X}", "**met**", "committee-1m")
+    mem = next(r for r in rows if r.target.startswith("peak memory flat, uncertainty (bald)"))
+    assert mem.verdict == "**missed**" and mem.measured.endswith(f"(1.30{X})")
+
+
+def test_cluster_margin_rows_time_the_large_batch_and_its_memory_in_n_and_batch_size():
+    results = Results()
+    s = session(results)
+    big = 5_000_000
+    add(results, s, plan.floor(big, "cluster-5m"), [20.0] * 3)
+    timed = plan.cluster_case(big, 100_000)
+    add(results, s, timed, [62.0] * 3, peak=1200.0)
+    add(results, s, plan.cluster_case(N, 100_000), [30.0], peak=1100.0)
+    add(results, s, plan.cluster_case(big), [40.0], peak=1000.0)
+    rows = targets.all_rows(results, plan.FULL)
+    ratio = next(r for r in rows if r.target.startswith("cluster_margin (BATCH_SIZE 100,000): "))
+    assert (ratio.measured, ratio.verdict) == (f"3.10{X}", "**missed**")
+    in_n = next(r for r in rows if r.target.startswith("peak memory flat in n, cluster"))
+    assert in_n.verdict == "**met**" and in_n.measured.endswith(f"(1.09{X})")
+    in_b = next(r for r in rows if r.target.startswith("peak memory flat in BATCH_SIZE"))
+    assert in_b.verdict == "**met**" and in_b.measured.endswith(f"(1.20{X})")

@@ -61,9 +61,20 @@ def test_unanimous_members_score_zero(spark: SparkSession) -> None:
     for mode in REFERENCE:
         rows = df.transform(uncertainty(6, mode=mode)).collect()
         score = {r["id"]: r[UNCERTAINTY_SCORE] for r in rows}[2]
-        # Exact for the votes and for Welford's deviations; BALD subtracts two entropies of
-        # the same vector computed two ways (the mean of three 0.7s is not 0.7 in floating point).
-        assert score == 0.0 if mode != "bald" else 0.0 <= score < 1e-15, mode
+        # Exact for the votes and for Welford's deviations, and BALD is 0 by construction there
+        # (the mean of three 0.7s is not 0.7 in floating point).
+        assert score == 0.0, mode
+
+
+def test_bald_ties_exactly_agreeing_rows_and_orders_them_by_id(spark: SparkSession) -> None:
+    # Random vectors, each copied to five members: H[mean] - mean H comes out as up to ~4e-16
+    # (never negative after the clamp) for several of them unless identical members score 0.
+    rng = np.random.default_rng(0)
+    agreeing = np.repeat(rng.dirichlet(np.ones(4), size=60)[:, None, :], 5, axis=1)
+    df = _frame(spark, agreeing)
+    rows = df.transform(uncertainty(10, mode="bald")).collect()
+    assert [r["id"] for r in rows] == list(range(1, 11))
+    assert {r[UNCERTAINTY_SCORE] for r in rows} == {0.0}
 
 
 def test_margin_reads_the_members_mean_when_prob_class_is_absent(spark: SparkSession) -> None:

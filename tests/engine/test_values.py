@@ -76,3 +76,21 @@ def test_an_id_hashes_the_same_as_bigint_and_as_text(spark: SparkSession) -> Non
     assert text_keys[4] is not None
     other_seed = text.select(id_hash(text, "id", 43).alias("k")).first()
     assert other_seed is not None and other_seed["k"] != text_keys[0]
+
+
+def test_id_hashes_are_64_bit_for_every_id_type(spark: SparkSession) -> None:
+    # A 32-bit hash would collide for certain at 10^8 rows (n^2 / 2^33 pairs); 64 bits give
+    # about n^2 / 2^65, and the code orders equal hashes by id (see test_blocks).
+    from selection.strategies.random_batch import random_key
+
+    rows = [(i, i, str(i)) for i in range(2000)]
+    df = spark.createDataFrame(rows, "a int, b long, c string")
+    keys = df.select(
+        *[id_hash(df, c, 42).alias(f"h{c}") for c in "abc"],
+        *[random_key(df, c, 42).alias(f"r{c}") for c in "abc"],
+    )
+    assert all(isinstance(f.dataType, LongType) for f in keys.schema.fields)
+    got = keys.collect()
+    assert all(len(set(r)) == 1 for r in got)  # the same key for 7, 7L and '7'
+    assert len({r[0] for r in got}) == 2000
+    assert max(abs(r[0]) for r in got) > 2**40  # the values use the 64 bits
