@@ -290,10 +290,14 @@ def duplicate_ids(df: DataFrame, id_field: str, rows: int | None = None) -> tupl
     The ids are shuffled by value first, so Spark counts them after the shuffle only: left to
     itself it also counts each task's ids before it, a hash table as large as the task's input
     when ids are unique, as they should be (40% of the check's CPU at 5M ids). `rows`, when
-    known, sizes the partitions to about ID_CHECK_PARTITION_ROWS ids each.
+    known, sizes the partitions to about ID_CHECK_PARTITION_ROWS ids each; else there are as
+    many as the input has splits.
     """
     parallelism = df.sparkSession.sparkContext.defaultParallelism
-    partitions = max(parallelism, math.ceil((rows or 0) / ID_CHECK_PARTITION_ROWS))
+    if rows is None:
+        partitions = max(parallelism, df.rdd.getNumPartitions())
+    else:
+        partitions = max(parallelism, math.ceil(rows / ID_CHECK_PARTITION_ROWS))
     by_id = df.select(id_field).repartition(partitions, id_field)
     dups = by_id.groupBy(id_field).count().filter(F.col("count") > 1)
     row = dups.agg(F.count(F.lit(1)).alias("n"), F.min(F.col(id_field).cast("string")).alias("e"))

@@ -6,8 +6,9 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pyspark import StorageLevel
@@ -16,6 +17,7 @@ from pyspark.sql import functions as F
 
 from selection.engine.committee import check_same_classes, committee_violation
 from selection.errors import SelectionConfigError, SelectionInputError
+from selection.job.background import in_background
 from selection.job.checks import DataChecks, check_schema, duplicate_ids, raise_on_duplicates
 from selection.job.config import JobParams
 from selection.job.io import read_predictions, redact
@@ -68,6 +70,18 @@ def run(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run one selection and commit its rows and metadata; returns the metadata document."""
+    with ExitStack() as background:
+        return _run(spark, job, paths, job_type, overwrite, background)
+
+
+def _run(
+    spark: SparkSession,
+    job: JobParams,
+    paths: JobPaths,
+    job_type: str,
+    overwrite: bool,
+    background: ExitStack,
+) -> dict[str, Any]:
     started = dt.datetime.now(dt.UTC)
     clock = time.monotonic()
     if paths.output.rstrip("/") == paths.metadata_output.rstrip("/"):
@@ -135,6 +149,12 @@ def run(
             committee_columns=f"{committee.prefix}<m>_class_<c>" if committee else "",
         )
         observed = checks.attach(df)
+        id_check = None
+        if job.check_unique_ids:
+            # The un-observed input, not the observed plan with every score: its ids alone,
+            # counted while the selection runs (verify waits for the answer).
+            unique = partial(duplicate_ids, df, id_field)
+            id_check = background.enter_context(in_background(spark, "input-id-check", unique))
         if predictions.corrupt_column:
             observed = observed.drop(predictions.corrupt_column)
         facts.update(
@@ -188,8 +208,8 @@ def run(
             dup_count, example = duplicate_ids(rows, id_field, summary.selected_rows)
             raise_on_duplicates(dup_count, example, id_field, "the selected rows")
         else:
-            # The un-observed input, not the observed plan with every score: its ids alone.
-            dup_count, example = duplicate_ids(df, id_field, input_rows)
+            assert id_check is not None
+            dup_count, example = id_check.result()
             raise_on_duplicates(dup_count, example, id_field, "the input")
         facts.update(
             input_rows=input_rows,
