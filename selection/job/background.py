@@ -59,8 +59,13 @@ class Background(Generic[T]):
             return
         sc = self.spark.sparkContext
         sc.cancelJobGroup(self.group)
+
         # A job submitted just after the call would escape it: call it once more, later.
-        again = threading.Timer(1.0, lambda: self._done.is_set() or sc.cancelJobGroup(self.group))
+        def once_more() -> None:
+            if not self._done.is_set():
+                sc.cancelJobGroup(self.group)
+
+        again = threading.Timer(1.0, once_more)
         again.daemon = True
         again.start()
 
