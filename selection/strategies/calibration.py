@@ -30,6 +30,7 @@ from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from selection.engine.scores import TREE_TERMS, ScoreSpec, pseudo_label
+from selection.engine.values import total
 
 PROB_FLOOR = 1e-12
 ECE_BINS = 15
@@ -100,60 +101,60 @@ class _Shifted:
             return F.element_at(picks, F.col("y") + 1)
         return F.element_at(F.col("d"), F.col("y") + 1)
 
-    def powered(self, k: int, beta: float) -> list[str]:
-        """e = exp(beta d) for grid point k, as SQL: one column per class, or one array.
-
-        SQL text rather than Column objects: thousands of terms built through py4j cost a
-        millisecond each, one selectExpr parses them in the JVM at once.
-        """
+    def powered(self, k: int, beta: float) -> list[Column]:
+        """e = exp(beta d) for grid point k: one column per class, or one array."""
+        b = F.lit(beta)
         if self.columns:
-            return [f"exp({beta!r}D * d{c}) AS e{k}_{c}" for c in range(self.num_classes)]
-        return [f"transform(d, x -> exp({beta!r}D * x)) AS e{k}"]
+            return [F.exp(b * F.col(f"d{c}")).alias(f"e{k}_{c}") for c in range(self.num_classes)]
+        return [F.transform(F.col("d"), lambda x: F.exp(b * x)).alias(f"e{k}")]
 
-    def sums(self, k: int) -> list[str]:
+    def sums(self, k: int) -> list[Column]:
         """sum_c e d^j for j = 0.._ORDERS-1 at grid point k, of a frame with `powered` columns."""
         if self.columns:
-            c = range(self.num_classes)
-            return [_tree([f"e{k}_{i}" + f" * d{i}" * j for i in c]) for j in range(_ORDERS)]
+            e = [F.col(f"e{k}_{c}") for c in range(self.num_classes)]
+            d = [F.col(f"d{c}") for c in range(self.num_classes)]
+            out, terms = [], e
+            for j in range(_ORDERS):
+                out.append(total(terms))
+                if j + 1 < _ORDERS:
+                    terms = [t * dc for t, dc in zip(terms, d, strict=True)]
+            return out
         # One interpreted pass over the classes, the five sums in a struct accumulator.
-        zero = ", ".join(f"'s{j}', 0D" for j in range(_ORDERS))
-        step = ", ".join(f"'s{j}', acc.s{j} + p.e{k}" + " * p.d" * j for j in range(_ORDERS))
-        merge = f"(acc, p) -> named_struct({step})"
-        acc = f"aggregate(arrays_zip(e{k}, d), named_struct({zero}), {merge})"
-        return [f"{acc}.s{j}" for j in range(_ORDERS)]
+        pairs = F.arrays_zip(F.col(f"e{k}"), F.col("d"))
+        zero = F.struct(*[F.lit(0.0).alias(f"s{j}") for j in range(_ORDERS)])
+
+        def add(acc: Column, pair: Column) -> Column:
+            terms = [pair[f"e{k}"]]
+            for _ in range(1, _ORDERS):
+                terms.append(terms[-1] * pair["d"])
+            return F.struct(*[(acc[f"s{j}"] + t).alias(f"s{j}") for j, t in enumerate(terms)])
+
+        acc = F.aggregate(pairs, zero, add)
+        return [acc[f"s{j}"] for j in range(_ORDERS)]
 
 
-def _tree(terms: list[str]) -> str:
-    """A balanced sum of SQL terms: depth log2(len(terms)), as `selection.engine.values.total`."""
-    if len(terms) == 1:
-        return f"({terms[0]})"
-    mid = len(terms) // 2
-    return f"({_tree(terms[:mid])} + {_tree(terms[mid:])})"
+def _cumulants(k: int) -> list[Column]:
+    """Per row, over the sums s{k}_j: log sum e, then the mean and the 2nd to 4th cumulants of
+    d under e / sum e."""
+    s0 = F.col(f"s{k}_0")
+    m1, m2, m3, m4 = (F.col(f"s{k}_{j}") / s0 for j in range(1, _ORDERS))
+    c2 = m2 - m1 * m1
+    c3 = m3 - 3.0 * m1 * m2 + 2.0 * m1 * m1 * m1
+    c4 = m4 - 4.0 * m1 * m3 - 3.0 * m2 * m2 + 12.0 * m1 * m1 * m2 - 6.0 * m1 * m1 * m1 * m1
+    return [F.log(s0), m1, c2, c3, c4]
 
 
-def _cumulants(k: int) -> list[str]:
-    """Per row, as SQL over the sums s{k}_j: log sum e, then the mean and the 2nd to 4th
-    cumulants of d under e / sum e."""
-    m1, m2, m3, m4 = (f"(s{k}_{j} / s{k}_0)" for j in range(1, _ORDERS))
-    c2 = f"{m2} - {m1} * {m1}"
-    c3 = f"{m3} - 3 * {m1} * {m2} + 2 * {m1} * {m1} * {m1}"
-    c4 = (
-        f"{m4} - 4 * {m1} * {m3} - 3 * {m2} * {m2} + 12 * {m1} * {m1} * {m2}"
-        f" - 6 * {m1} * {m1} * {m1} * {m1}"
-    )
-    return [f"ln(s{k}_0)", m1, c2, c3, c4]
-
-
-def ece_bins(q: str, rows: str, correct: str) -> list[str]:
-    """SQL aggregates (rows, sum of confidence, correct) per equal-width confidence bin, of rows
+def ece_bins(q: Column, rows: Column, correct: Column) -> list[Column]:
+    """Aggregates (rows, sum of confidence, correct) per equal-width confidence bin, of rows
     with confidence `q` weighted by `rows`, of which `correct` are right; `ece` reads them."""
-    b = f"least(cast(floor({q} * {ECE_BINS}) AS int), {ECE_BINS - 1})"
+    b = F.least(F.floor(q * ECE_BINS), F.lit(ECE_BINS - 1)).cast("int")
     out = []
     for i in range(ECE_BINS):
+        inside = b == i
         out += [
-            f"sum(CASE WHEN {b} = {i} THEN {rows} END) AS ece_n{i}",
-            f"sum(CASE WHEN {b} = {i} THEN {q} * {rows} END) AS ece_q{i}",
-            f"sum(CASE WHEN {b} = {i} THEN {correct} END) AS ece_k{i}",
+            F.sum(F.when(inside, rows)).alias(f"ece_n{i}"),
+            F.sum(F.when(inside, q * rows)).alias(f"ece_q{i}"),
+            F.sum(F.when(inside, correct)).alias(f"ece_k{i}"),
         ]
     return out
 
@@ -188,25 +189,30 @@ def fit_temperature(
     prepared = validation.select(
         *shifted.prepare(probs, label), (label == pseudo_label(probs)).cast("long").alias("ok")
     ).withColumn("dy", shifted.d_true())
-    powered = prepared.selectExpr(
+    powered = prepared.select(
         "*", *[e for k, beta in enumerate(GRID) for e in shifted.powered(k, beta)]
     )
     # Each stage a projection of plain columns: the cumulants reuse the sums many times, and a
     # nested expression would repeat them.
-    sums = powered.selectExpr(
+    sums = powered.select(
         "dy",
         "ok",
-        *[f"{s} AS s{k}_{j}" for k in range(len(GRID)) for j, s in enumerate(shifted.sums(k))],
+        *[s.alias(f"s{k}_{j}") for k in range(len(GRID)) for j, s in enumerate(shifted.sums(k))],
     )
-    per_row = [f"1D / s{_ONE}_0 AS q0", "ok"]
+    dy = F.col("dy")
+    per_row = [(1.0 / F.col(f"s{_ONE}_0")).alias("q0"), F.col("ok")]
     for k, beta in enumerate(GRID):
         log_s, m1, *cumulants = _cumulants(k)
-        per_row += [f"{log_s} - {beta!r}D * dy AS f{k}_0", f"{m1} - dy AS f{k}_1"]
-        per_row += [f"{c} AS f{k}_{j}" for j, c in enumerate(cumulants, start=2)]
+        per_row += [(log_s - F.lit(beta) * dy).alias(f"f{k}_0"), (m1 - dy).alias(f"f{k}_1")]
+        per_row += [c.alias(f"f{k}_{j}") for j, c in enumerate(cumulants, start=2)]
     names = [f"f{k}_{j}" for k in range(len(GRID)) for j in range(_ORDERS)]
-    aggregates = ["count(1) AS n", *[f"avg({n}) AS {n}" for n in names], *ece_bins("q0", "1", "ok")]
-    powered = sums.selectExpr(*per_row)
-    row = powered.selectExpr(*aggregates).first()
+    aggregates = [
+        F.count(F.lit(1)).alias("n"),
+        *[F.avg(n).alias(n) for n in names],
+        *ece_bins(F.col("q0"), F.lit(1), F.col("ok")),
+    ]
+    powered = sums.select(*per_row)
+    row = powered.agg(*aggregates).first()
     assert row is not None
     rows = int(row["n"])
     values = [[float(row[f"f{k}_{j}"]) for j in range(_ORDERS)] for k in range(len(GRID))]
@@ -219,9 +225,9 @@ def fit_temperature(
 
 def _ece_at(prepared: DataFrame, shifted: _Shifted, beta: float) -> float:
     """The ECE of the probabilities calibrated by 1/beta: one more aggregate."""
-    powered = prepared.selectExpr("ok", *_d_columns(shifted), *shifted.powered(0, beta))
-    q = powered.selectExpr("ok", f"1D / {shifted.sums(0)[0]} AS q")
-    return ece(q.selectExpr(*ece_bins("q", "1", "ok")).collect())
+    powered = prepared.select("ok", *_d_columns(shifted), *shifted.powered(0, beta))
+    q = powered.select("ok", (1.0 / shifted.sums(0)[0]).alias("q"))
+    return ece(q.agg(*ece_bins(F.col("q"), F.lit(1), F.col("ok"))).collect())
 
 
 def _d_columns(shifted: _Shifted) -> list[str]:

@@ -156,7 +156,7 @@ def fit_class_thresholds(
         F.max_by(candidate, F.col("lb")).alias("best"),
         F.min_by(candidate, reached).alias("chosen"),
         # The ECE of these confidences rides along: C rows of bin sums, no pass of its own.
-        *[F.expr(e) for e in ece_bins("q", "rows_at", "correct_at")],
+        *ece_bins(F.col("q"), F.col("rows_at"), F.col("correct_at")),
     )
     collected = per_class.collect()
     found = {int(r["c"]): r for r in collected}
