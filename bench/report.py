@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import plan, status, tables, targets
+from bench import plan, ssl_study, status, tables, targets
 from bench.results import Results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +134,7 @@ def write(
         if why_not is None
         else f"({why_not})",
         "al_section": "\n".join(al_lines(al)),
+        "ssl_section": "\n".join(ssl_study.section()),
         "analysis": ANALYSIS.read_text().strip() if ANALYSIS.exists() else "(none yet)",
         "quiet": f"{targets.QUIET:.0%}",
     }

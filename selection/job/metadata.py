@@ -74,7 +74,7 @@ def summarize(rows: DataFrame, job: JobParams, num_classes: int) -> SelectionSum
     )
     if job.label_field:
         key = "pseudo_label_accuracy" if ssl else "share_misclassified"
-        value = agree / labelled if ssl else (labelled - agree) / labelled
+        value = (agree if ssl else labelled - agree) / labelled if labelled else None
         summary.label_figures = {
             "label_field": job.label_field,
             "rows_with_numeric_label": labelled,

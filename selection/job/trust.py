@@ -2,8 +2,11 @@
 
 Runs only when CALIBRATION=temperature or CONFIDENCE_THRESHOLD=auto asks for it. The
 temperature is fitted first and applied to the scores (`ScoreSpec.temperature`), so the class
-thresholds, and every SSL and AL score after them, see the calibrated probabilities. The pool
-is scanned by the selection alone: the thresholds reach it as one array lookup per row.
+thresholds, and every SSL and AL score after them, see the calibrated probabilities. The
+validation set's persisted copy is read once by the temperature fit (one aggregate: the NLL at
+a grid of temperatures and the ECE before) and once by the thresholds (their aggregate also
+bins the calibrated confidences for the ECE after). The pool is scanned by the selection alone:
+the thresholds reach it as one array lookup per row.
 """
 
 from __future__ import annotations
@@ -144,13 +147,16 @@ def fit_trust(
         trust.pool = pool.filter(column(label).isNull())
     trust.validation = validation
     trust.facts.update(validation_rows=validation.rows, source=redact(validation.source))
+    auto = isinstance(params, ConfidenceThreshold) and params.is_auto
     if job.calibration is Calibration.TEMPERATURE:
-        fit = fit_temperature(validation.df, label_col=label, scores=scores)
+        # With class thresholds to fit, their aggregate bins the calibrated confidences anyway:
+        # the ECE after comes from it, not from a scan of its own.
+        fit = fit_temperature(validation.df, label_col=label, scores=scores, ece_after=not auto)
         scores = replace(scores, temperature=fit.temperature)
         trust.params = params = replace(params, scores=scores)
         trust.temperature = fit
         trust.facts.update(temperature=f"{fit.temperature:.4f}")
-    if isinstance(params, ConfidenceThreshold) and params.is_auto:
+    if isinstance(params, ConfidenceThreshold) and auto:
         thresholds = fit_class_thresholds(
             validation.df,
             label_col=label,
@@ -160,6 +166,8 @@ def fit_trust(
             scores=scores,
         )
         trust.thresholds = thresholds
+        if trust.temperature is not None and trust.temperature.ece_after is None:
+            trust.temperature = replace(trust.temperature, ece_after=thresholds.ece)
         trust.kept_per_class = Observation("kept_per_class")
         trust.warnings.extend(thresholds.warnings)
         trust.facts.update(

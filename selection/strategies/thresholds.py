@@ -5,7 +5,8 @@ rows predicted as c with confidence >= t have a one-sided Wilson lower confidenc
 precision of at least the target. Rows tied on confidence are never split: a threshold takes all
 of them. Everything runs in Spark: one aggregate of the validation set by (class, confidence),
 running sums over each class's distinct confidences in descending order, and one row per class
-back to the driver, so the validation set may be as large as the pool.
+back to the driver, so the validation set may be as large as the pool. The same per-class
+aggregate bins the confidences for their ECE.
 
 The lowest qualifying threshold is taken among all of a class's candidate thresholds, with no
 correction for having looked at several: with many candidates the chance that some set's bound
@@ -23,6 +24,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from selection.engine.scores import ScoreSpec, confidence, pseudo_label
+from selection.strategies.calibration import ece, ece_bins
 
 
 def wilson_z(level: float) -> float:
@@ -80,11 +82,14 @@ class ClassThreshold:
 
 @dataclass(frozen=True)
 class ClassThresholds:
-    """The fit: `thresholds[c]` is class c's threshold, None for a class that gets no row."""
+    """The fit: `thresholds[c]` is class c's threshold, None for a class that gets no row;
+    `ece`: the expected calibration error of the confidences it was fitted on (ECE_BINS bins),
+    from the same aggregate."""
 
     target_accuracy: float
     confidence_level: float
     classes: tuple[ClassThreshold, ...]
+    ece: float | None = None
 
     @property
     def thresholds(self) -> list[float | None]:
@@ -136,7 +141,12 @@ def fit_class_thresholds(
     down = Window.partitionBy("c").orderBy(F.col("q").desc())
     down = down.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     running = distinct.select(
-        "c", "q", F.sum("n").over(down).alias("n"), F.sum("k").over(down).alias("k")
+        "c",
+        "q",
+        F.col("n").alias("rows_at"),
+        F.col("k").alias("correct_at"),
+        F.sum("n").over(down).alias("n"),
+        F.sum("k").over(down).alias("k"),
     )
     bounded = running.withColumn("lb", wilson_lower(F.col("k"), F.col("n"), z))
     candidate = F.struct("q", "n", "k", "lb")
@@ -145,13 +155,16 @@ def fit_class_thresholds(
         F.max("n").alias("support"),
         F.max_by(candidate, F.col("lb")).alias("best"),
         F.min_by(candidate, reached).alias("chosen"),
+        # The ECE of these confidences rides along: C rows of bin sums, no pass of its own.
+        *ece_bins(F.col("q"), F.col("rows_at"), F.col("correct_at")),
     )
-    found = {int(r["c"]): r for r in per_class.collect()}
+    collected = per_class.collect()
+    found = {int(r["c"]): r for r in collected}
     classes = [
         _class_result(c, found.get(c), target_accuracy, confidence_level)
         for c in range(num_classes)
     ]
-    return ClassThresholds(target_accuracy, confidence_level, tuple(classes))
+    return ClassThresholds(target_accuracy, confidence_level, tuple(classes), ece(collected))
 
 
 def _class_result(c: int, row: Any, target: float, level: float) -> ClassThreshold:

@@ -61,3 +61,14 @@ def test_zero_rows_is_a_warning(spark: SparkSession) -> None:
     assert doc["duration_seconds"] == 1.235
     assert doc["selection_score"]["min"] is None
     json.dumps(doc, allow_nan=False)
+
+
+def test_zero_pseudo_labels_with_a_label_field_have_no_accuracy(spark: SparkSession) -> None:
+    # Nothing selected while LABEL_FIELD is set: no accuracy to report, not a division by zero.
+    df = spark.createDataFrame(ROWS, "id long, prob_class_0 double, prob_class_1 double, y long")
+    params = job_params_from_env(
+        {"SELECTION_STRATEGY": "top_k_per_class", "K_PER_CLASS": "2", "LABEL_FIELD": "y"}
+    )
+    summary = summarize(df.limit(0).transform(top_k_per_class(k=2)), params, num_classes=2)
+    assert summary.selected_rows == 0
+    assert summary.label_figures["pseudo_label_accuracy"] is None
