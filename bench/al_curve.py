@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import studies
 from selection.names import DEFAULT_MEMBER_PREFIX, MEMBER_CLASS_INFIX, Strategy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -256,20 +256,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "regressions. Mean ± standard deviation of test accuracy over the seeds."
         ),
     }
-    results_dir, docs = Path(args.results_dir), Path(args.docs_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    docs.mkdir(parents=True, exist_ok=True)
-    (results_dir / "al_curve.json").write_text(json.dumps(result, indent=1))
-    plot(result, docs / "active_learning_curve.png")
-    print(f"wrote {docs / 'active_learning_curve.png'} and {results_dir / 'al_curve.json'}")
-
-    from bench import report
-    from bench.results import Results
-
-    if docs.resolve() == (ROOT / "docs").resolve():
-        results = Results.load(report.RECORDED / "results.json")
-        for path in report.write(results, docs, al=result):
-            print(f"wrote {path}")
+    studies.record(
+        result,
+        "al_curve",
+        plot,
+        "active_learning_curve.png",
+        args.results_dir,
+        args.docs_dir,
+        al=result,
+    )
     return 0
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import studies
 from bench.al_curve import full_probs
 from selection import ScoreSpec, fit_class_thresholds
 from selection.strategies.thresholds import wilson_lower_value, wilson_z
@@ -380,20 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "the pseudo-labels, against the labelled rows alone, on the test split."
         ),
     }
-    results_dir, docs = Path(args.results_dir), Path(args.docs_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    docs.mkdir(parents=True, exist_ok=True)
-    (results_dir / "ssl_study.json").write_text(json.dumps(result, indent=1))
-    plot(result, docs / "pseudo_label_study.png")
-    print(f"wrote {docs / 'pseudo_label_study.png'} and {results_dir / 'ssl_study.json'}")
-
-    from bench import report
-    from bench.results import Results
-
-    if docs.resolve() == (ROOT / "docs").resolve():
-        results = Results.load(report.RECORDED / "results.json")
-        for path in report.write(results, docs):
-            print(f"wrote {path}")
+    studies.record(
+        result, "ssl_study", plot, "pseudo_label_study.png", args.results_dir, args.docs_dir
+    )
     return 0
 
 
