@@ -194,19 +194,10 @@ def memory_rows(j: Judge) -> list[Row]:
         pairs.append((s.value, [plan.job(s, lo)], [plan.job(s, hi)]))
     rows = []
     for label, small, large in pairs:
-        a = [p for p in map(j.pick, small) if p is not None]
-        b = [p for p in map(j.pick, large) if p is not None]
-        pa = max((p.peak() or 0.0 for p in a), default=0.0)
-        pb = max((p.peak() or 0.0 for p in b), default=0.0)
-        value = None
-        if pa and pb:
-            ok = None if label == "floor" else pb / pa <= FLAT_MEMORY
-            value = Value(f"{pa:,.0f} → {pb:,.0f} MB ({pb / pa:.2f}{X})", ok)
-        name = f"peak memory flat, {label}" + (
-            " (reference)" if label == "floor" else f": ≤ {FLAT_MEMORY}{X}"
-        )
-        picks: list[Picked | None] = [a[0] if a else None, b[0] if b else None]
-        rows.append(j.row(name, f"{fmt_n(lo)} → {fmt_n(hi)}", large[0], picks, value))
+        floor = label == "floor"
+        name = f"peak memory flat, {label}" + (" (reference)" if floor else f": ≤ {FLAT_MEMORY}{X}")
+        where = f"{fmt_n(lo)} → {fmt_n(hi)}"
+        rows.append(peak_ratio(j, name, where, small, large, None if floor else FLAT_MEMORY))
     return rows
 
 
