@@ -199,3 +199,32 @@ def test_text_score_columns_count_as_numeric_only_when_marked(spark: SparkSessio
         SelectionInputError, match="'prob_class_0' is not numeric \\(type string\\)"
     ):
         ScoreSpec().columns(unmarked)
+
+
+def test_flat_and_array_forms_agree_on_ties_nulls_and_nan(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        (0, 0.3, 0.3, 0.4),
+        (1, 0.4, 0.4, 0.2),
+        (2, None, 0.6, 0.4),
+        (3, float("nan"), 0.5, 0.5),
+        (4, None, None, None),
+        (5, 0.0, 1.0, 0.0),
+    ]
+    df = spark.createDataFrame(
+        rows, "id long, prob_class_0 double, prob_class_1 double, prob_class_2 double"
+    )
+
+    def scores() -> list[tuple[object, ...]]:
+        p = ScoreSpec().probabilities(df)
+        out = df.select("id", confidence(p), pseudo_label(p), second_largest(p), margin(p)).orderBy(
+            "id"
+        )
+        return [tuple(r)[1:] for r in out.collect()]
+
+    flat = scores()
+    monkeypatch.setattr("selection.engine.scores.TREE_TERMS", 0)
+    arrays = scores()
+    assert [str(r) for r in flat] == [str(r) for r in arrays]
+    assert flat[1][1] == 0 and flat[1][3] == pytest.approx(1.0)
