@@ -13,12 +13,14 @@ import csv
 import io
 import logging
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
+from pyspark.sql.types import FractionalType
 
 from selection.engine.observed import observe_once, observed_once, observed_twice
 from selection.engine.values import all_of, any_of, column, is_text, not_a_number, total
@@ -35,6 +37,9 @@ log = logging.getLogger("selection")
 RESERVED_COLUMNS = (PSEUDO_LABEL, CONFIDENCE, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)
 _SUSPECT = "__selection_suspect"
 ID_CHECK_PARTITION_ROWS = 2_000_000  # ids per task of the uniqueness check
+# Up to this many known rows the ids are counted on the driver: one small job instead of the
+# shuffle's three (about half a second of every run that checks its selected rows only).
+DRIVER_ID_CHECK_ROWS = 100_000
 _EXAMPLE_CHARS = 120  # of a line that does not parse, shown in the error
 
 
@@ -291,8 +296,17 @@ def duplicate_ids(df: DataFrame, id_field: str, rows: int | None = None) -> tupl
     itself it also counts each task's ids before it, a hash table as large as the task's input
     when ids are unique, as they should be (40% of the check's CPU at 5M ids). `rows`, when
     known, sizes the partitions to about ID_CHECK_PARTITION_ROWS ids each; else there are as
-    many as the input has splits.
+    many as the input has splits; up to DRIVER_ID_CHECK_ROWS known rows are counted on the
+    driver instead, by the same text form of the id.
     """
+    # Floating ids group as values (-0.0 with 0.0), which their text would not.
+    fractional = isinstance(df.schema[id_field].dataType, FractionalType)
+    if rows is not None and rows <= DRIVER_ID_CHECK_ROWS and not fractional:
+        shown = df.select(F.col(id_field).cast("string")).collect()
+        counts = Counter(r[0] for r in shown)
+        repeated = [v for v, n in counts.items() if n > 1]
+        named = [v for v in repeated if v is not None]
+        return len(repeated), min(named) if named else None
     parallelism = df.sparkSession.sparkContext.defaultParallelism
     if rows is None:
         partitions = max(parallelism, df.rdd.getNumPartitions())

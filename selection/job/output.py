@@ -56,6 +56,8 @@ class OutputTarget:
         self.previous = f"{self.path.rstrip('/')}/{_PREVIOUS_PREFIX}{run}"
         self._committed = False
         self._keep_previous = False  # set by `staged`: keep it until every target committed
+        # A run that fails leaves no output directory it created (staging makes the directory).
+        self._root_was_absent = not self._fs.exists(self._root)
 
     def _path(self, path: str, child: str | None = None) -> Any:
         jvm = self.spark.sparkContext._jvm
@@ -138,6 +140,9 @@ class OutputTarget:
                 self._fs.delete(previous, True)
             self._committed = False
         self.abort()
+        root_left = self._root_was_absent and self._fs.exists(self._root)
+        if root_left and not self._fs.listStatus(self._root):
+            self._fs.delete(self._root, False)
 
     def abort(self) -> None:
         staged_root = self._path(self.staging)
@@ -163,17 +168,23 @@ def single_file(row_count: int | None) -> bool:
 
 
 def stage_rows(
-    df: DataFrame, target: OutputTarget, fmt: OutputFormat, row_count: int | None = None
+    df: DataFrame,
+    target: OutputTarget,
+    fmt: OutputFormat,
+    row_count: int | None = None,
+    *,
+    persisted: bool = True,
 ) -> None:
     """Stage the selected rows: one `selected_samples.<fmt>` when `row_count` (already known to
-    the caller; counting here would cost a Spark job) is at most SINGLE_FILE_MAX_ROWS, else part
-    files. For one file `df` should be persisted: coalesce(1) runs its whole stage in one task."""
+    the caller, or a bound on it; counting here would cost a Spark job) is at most
+    SINGLE_FILE_MAX_ROWS, else part files. `persisted`: `df` is read from a persisted copy."""
     if not single_file(row_count):
         _write(df, target.staging, fmt)
         return
-    # coalesce, not repartition: one task reads the persisted rows without a shuffle; rank
-    # order lets a reader that takes the first N lines take the N best.
-    one = df.coalesce(1)
+    # A persisted copy is read by one task without a shuffle (coalesce). Otherwise coalesce(1)
+    # would run the selecting stage itself in one task; the few rows are shuffled to one
+    # instead. Rank order lets a reader that takes the first N lines take the N best.
+    one = df.coalesce(1) if persisted else df.repartition(1)
     if SELECTION_RANK in df.columns:
         one = one.sortWithinPartitions(SELECTION_RANK)
     scratch = f"{target.staging}/{_SINGLE_FILE_SCRATCH}"
@@ -186,6 +197,16 @@ def stage_rows(
     if len(written) != 1:  # one task writes one file, even for zero rows (header or schema)
         raise OSError(f"expected one file from a one-task write, found {len(written)}")
     target._move(written[0], target._path(target.staging, f"{SINGLE_FILE_STEM}.{fmt.value}"))
+
+
+def staged_ids(target: OutputTarget, fmt: OutputFormat) -> DataFrame:
+    """The staged rows as written (CSV: every column as its text), to check their ids."""
+    reader = target.spark.read
+    if fmt is OutputFormat.CSV:
+        # As `_write` wrote them; a quoted id may hold a newline.
+        csv = reader.option("header", True).option("escape", '"').option("multiLine", True)
+        return csv.csv(target.staging)
+    return reader.parquet(target.staging)
 
 
 def _write(df: DataFrame, path: str, fmt: OutputFormat) -> None:

@@ -21,8 +21,21 @@ from selection.job.background import in_background
 from selection.job.checks import DataChecks, check_schema, duplicate_ids, raise_on_duplicates
 from selection.job.config import JobParams
 from selection.job.io import read_predictions, redact
-from selection.job.metadata import build_metadata, summarize
-from selection.job.output import OutputTarget, stage_json, stage_rows, staged
+from selection.job.metadata import (
+    build_metadata,
+    most_rows,
+    observable,
+    observe_summary,
+    summarize,
+)
+from selection.job.output import (
+    OutputTarget,
+    single_file,
+    stage_json,
+    stage_rows,
+    staged,
+    staged_ids,
+)
 from selection.job.trust import fit_trust
 from selection.names import CONTAINER_INPUT_PATHS, CONTAINER_OUTPUT_PATHS
 from selection.params import EmbeddingParams
@@ -170,83 +183,101 @@ def _run(
         facts.update(**trust.facts)
     warnings.extend(trust.warnings)
 
-    with phase("select") as facts:
-        embedding = isinstance(params, EmbeddingParams)
-        log.info(
-            "select   strategy=%s %s; scores and data checks computed in that scan",
-            params.strategy.value,
-            "several passes over the embedding" if embedding else "scanning the input once",
-        )
-        try:
-            selected = select(
-                observed,
-                params,
-                labeled=labeled,
-                class_thresholds=trust.class_thresholds,
-                kept_per_class=trust.kept_per_class,
+    classes = len(score_names)
+    summary_job = trust.summary_job(job)
+    # A selection that fits one output file is written by the pass that selects it, with its
+    # summary observed on the way: no copy of it on disk, no pass of its own for the figures.
+    bound = most_rows(params, classes)
+    write_first = bound is not None and single_file(bound) and observable(bound, classes)
+    rows: DataFrame | None = None
+    with staged(rows_out, meta_out):
+        with phase("select") as facts:
+            embedding = isinstance(params, EmbeddingParams)
+            log.info(
+                "select   strategy=%s %s; scores and data checks computed in that scan",
+                params.strategy.value,
+                "several passes over the embedding" if embedding else "scanning the input once",
             )
-        except SelectionInputError:
-            # The embedding passes fail on the first bad feature they meet; a malformed line
-            # or a bad score is the truer cause, so on this failure path only the data checks
-            # get a scan of their own and report first.
-            observed.agg(F.count(F.lit(1))).collect()
-            checks.verify()
-            raise
-        # A selection can be most of the input (uncapped confidence_threshold): keep it on disk.
-        rows = selected.rows.persist(StorageLevel.DISK_ONLY)
-        summary = summarize(rows, trust.summary_job(job), len(score_names))
-        input_rows = checks.verify()
-        facts.update(input_rows=input_rows, selected_rows=summary.selected_rows)
-        figures = selected.summary.metadata()
-        if "passes" in figures:
-            facts.update(passes=figures["passes"])
+            try:
+                selected = select(
+                    observed,
+                    params,
+                    labeled=labeled,
+                    class_thresholds=trust.class_thresholds,
+                    kept_per_class=trust.kept_per_class,
+                )
+                if write_first:
+                    written, read_summary = observe_summary(selected.rows, summary_job, classes)
+                    stage_rows(written, rows_out, job.output_format, bound, persisted=False)
+                    # Tasks that ran twice make the observed figures unusable: select again.
+                    summary = read_summary() or summarize(selected.rows, summary_job, classes)
+            except SelectionInputError:
+                # The embedding passes fail on the first bad feature they meet; a malformed
+                # line or a bad score is the truer cause, so on this failure path only the
+                # data checks get a scan of their own and report first.
+                observed.agg(F.count(F.lit(1))).collect()
+                checks.verify()
+                raise
+            if not write_first:
+                # A selection can be most of the input (uncapped confidence_threshold): keep it
+                # on disk for the figures and the write.
+                rows = selected.rows.persist(StorageLevel.DISK_ONLY)
+                summary = summarize(rows, summary_job, classes)
+            input_rows = checks.verify()
+            facts.update(input_rows=input_rows, selected_rows=summary.selected_rows)
+            figures = selected.summary.metadata()
+            if "passes" in figures:
+                facts.update(passes=figures["passes"])
 
-    with phase("verify") as facts:
-        # Unique input ids make the selected ids unique; only without that check do the
-        # selected rows get one of their own.
-        if not job.check_unique_ids:
-            dup_count, example = duplicate_ids(rows, id_field, summary.selected_rows)
-            raise_on_duplicates(dup_count, example, id_field, "the selected rows")
-        else:
-            assert id_check is not None
-            dup_count, example = id_check.result()
-            raise_on_duplicates(dup_count, example, id_field, "the input")
-        facts.update(
-            input_rows=input_rows,
-            unique_ids="checked"
-            if job.check_unique_ids
-            else "selected rows only (CHECK_UNIQUE_IDS=false)",
-        )
-    warnings.extend(summary.warnings)
+        with phase("verify") as facts:
+            # Unique input ids make the selected ids unique; only without that check do the
+            # selected rows get one of their own (those already written: their ids are read).
+            if not job.check_unique_ids:
+                ids = rows if rows is not None else staged_ids(rows_out, job.output_format)
+                dup_count, example = duplicate_ids(ids, id_field, summary.selected_rows)
+                raise_on_duplicates(dup_count, example, id_field, "the selected rows")
+            else:
+                assert id_check is not None
+                dup_count, example = id_check.result()
+                raise_on_duplicates(dup_count, example, id_field, "the input")
+            facts.update(
+                input_rows=input_rows,
+                unique_ids="checked"
+                if job.check_unique_ids
+                else "selected rows only (CHECK_UNIQUE_IDS=false)",
+            )
+        warnings.extend(summary.warnings)
 
-    with phase("write") as facts, staged(rows_out, meta_out):
-        stage_rows(rows, rows_out, job.output_format, summary.selected_rows)
-        metadata = build_metadata(
-            job=job,
-            job_type=job_type,
-            input_rows=input_rows,
-            summary=summary,
-            figures=figures,
-            extra=trust.figures(summary.per_class),
-            started=started,
-            duration_seconds=time.monotonic() - clock,
-            spark_version=spark.version,
-            inputs={
-                "evaluation_data": redact(paths.input),
-                "labeled_data": redact(paths.labeled_data) if paths.labeled_data else None,
-                "validation_data": trust.source,
-            },
-            warnings=warnings,
-        )
-        stage_json(meta_out, metadata)
-        rows_out.commit()
-        meta_out.commit()
-        facts.update(
-            rows=summary.selected_rows,
-            format=job.output_format.value,
-            output=redact(paths.output),
-        )
-    rows.unpersist()
+        with phase("write") as facts:
+            if rows is not None:
+                stage_rows(rows, rows_out, job.output_format, summary.selected_rows)
+            metadata = build_metadata(
+                job=job,
+                job_type=job_type,
+                input_rows=input_rows,
+                summary=summary,
+                figures=figures,
+                extra=trust.figures(summary.per_class),
+                started=started,
+                duration_seconds=time.monotonic() - clock,
+                spark_version=spark.version,
+                inputs={
+                    "evaluation_data": redact(paths.input),
+                    "labeled_data": redact(paths.labeled_data) if paths.labeled_data else None,
+                    "validation_data": trust.source,
+                },
+                warnings=warnings,
+            )
+            stage_json(meta_out, metadata)
+            rows_out.commit()
+            meta_out.commit()
+            facts.update(
+                rows=summary.selected_rows,
+                format=job.output_format.value,
+                output=redact(paths.output),
+            )
+    if rows is not None:
+        rows.unpersist()
     trust.unpersist()
     log.info(
         "done     strategy=%s input_rows=%d selected_rows=%d warnings=%d seconds=%.2f",

@@ -59,8 +59,10 @@ def _inject(monkeypatch: pytest.MonkeyPatch, phase: str, out: Path, meta: Path) 
     elif phase == "write-rows":
         real_stage_rows = runner.stage_rows
 
-        def stage_then_fail(df: DataFrame, target: Any, fmt: Any, *args: Any) -> None:
-            real_stage_rows(df, target, fmt, *args)
+        def stage_then_fail(
+            df: DataFrame, target: Any, fmt: Any, *args: Any, **kwargs: Any
+        ) -> None:
+            real_stage_rows(df, target, fmt, *args, **kwargs)
             staged = [
                 p for p in Path(target.staging).iterdir() if not p.name.startswith(("_", "."))
             ]

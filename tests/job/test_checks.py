@@ -77,6 +77,24 @@ def test_duplicate_ids_are_counted_with_an_example(spark: SparkSession) -> None:
         raise_on_duplicates(count, example, "id", "the input")
 
 
+@pytest.mark.parametrize(
+    ("rows", "schema"),
+    [
+        ([("é",), ("z",), ("é",), ("10",), ("9",), ("10",), (None,), (None,)], "id string"),
+        ([(3,), (12,), (3,), (12,), (7,)], "id long"),
+        ([(0.0,), (-0.0,), (1.5,)], "id double"),
+    ],
+)
+def test_driver_and_shuffle_counts_of_duplicate_ids_agree(
+    spark: SparkSession, rows: list[tuple[object]], schema: str
+) -> None:
+    df = spark.createDataFrame(rows, schema)
+    on_driver = duplicate_ids(df, "id", rows=len(rows))
+    shuffled = duplicate_ids(df, "id")
+    assert on_driver == shuffled
+    assert on_driver[0] > 0
+
+
 def _jobs(spark: SparkSession) -> int:
     return len(spark.sparkContext.statusTracker().getJobIdsForGroup(None))
 
