@@ -177,11 +177,11 @@ def bald(committee: Committee, df: DataFrame) -> Column:
         # mean_m (sum_c p_mc ln p_mc - sum_c q_c ln q_c), with the mean q as member 0 plus the
         # mean deviation from it: q is member 0's p exactly when all agree, so each member's
         # difference is that of two identical sums, exactly 0.
-        raw, m = committee.raw(df), F.lit(float(committee.members))
-        mean = [p0 + total([row[c] - p0 for row in raw[1:]]) / m for c, p0 in enumerate(raw[0])]
-        mean_term = total([_p_ln_p(q) for q in mean])
+        raw, size = committee.raw(df), F.lit(float(committee.members))
+        q = [p0 + total([row[c] - p0 for row in raw[1:]]) / size for c, p0 in enumerate(raw[0])]
+        mean_term = total([_p_ln_p(qc) for qc in q])
         gaps = [total([_p_ln_p(p) for p in row]) - mean_term for row in raw]
-        return F.greatest(F.lit(0.0), total(gaps) / m)
+        return F.greatest(F.lit(0.0), total(gaps) / size)
     matrix, m = committee.matrix(df), float(committee.members)
     sums = F.aggregate(matrix, _zeros(committee.classes), lambda acc, row: _add(acc, row))
     mean = F.transform(sums, lambda s: s / F.lit(m))
@@ -201,11 +201,11 @@ def vote_entropy(committee: Committee, df: DataFrame) -> Column:
     """-sum_c (v_c / M) ln(v_c / M), v_c the members whose argmax is c."""
     m = float(committee.members)
     if committee.flat:
-        votes = [_vote(row) for row in committee.raw(df)]
+        cast = [_vote(row) for row in committee.raw(df)]
         classes = range(committee.classes)
-        counts = [total([(v == F.lit(c + 1)).cast("double") for v in votes]) for c in classes]
+        tally = [total([(v == F.lit(c + 1)).cast("double") for v in cast]) for c in classes]
         # 0 - sum rather than -sum: a unanimous committee scores 0.0, not -0.0.
-        return F.lit(0.0) - total([_p_ln_p(k / F.lit(m)) for k in counts])
+        return F.lit(0.0) - total([_p_ln_p(k / F.lit(m)) for k in tally])
     votes = F.transform(
         committee.matrix(df), lambda row: F.call_function("array_position", row, F.array_max(row))
     )
