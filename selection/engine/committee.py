@@ -2,10 +2,15 @@
 
 Member m's probability of class c is column `<prefix><m>_class_<c>` (`selection.names`:
 `DEFAULT_MEMBER_PREFIX`, `MEMBER_CLASS_INFIX`): an ensemble, MC-dropout samples or bootstrap
-models. The scores are native Spark expressions over the M x C matrix of a row, built once as
-an array of arrays and walked by array functions whose lambdas only touch their own variables:
-the plan holds the M * C column references once, the depth stays constant, and each row costs
-O(M * C) whatever the sizes (a lambda that captured the matrix would rebuild it per call).
+models. Every score is a native Spark expression over the M x C matrix of a row, in one of two
+shapes. Up to `FLAT_CELLS` cells it is flat: balanced sums (`values.total`) and per-member
+`greatest`, which whole-stage code generation compiles to straight-line Java with no per-row
+allocation (Spark's higher-order functions run their lambdas interpreted, per element, and an
+array of arrays is built per row). Beyond that it is an array of arrays walked by array
+functions whose lambdas only touch their own variables: the plan holds the M * C column
+references once, the depth stays constant, and each row costs O(M * C) whatever the sizes (a
+lambda that captured the matrix would rebuild it per call), where one flat expression would
+exceed the 8 KB of bytecode past which the JVM does not compile a generated method.
 
 - bald: H[mean_m p_m] - mean_m H[p_m] (the mutual information of label and member), >= 0,
   and exactly 0 when the members agree exactly (rounding would leave up to ~4e-16 there, and
@@ -13,7 +18,9 @@ O(M * C) whatever the sizes (a lambda that captured the matrix would rebuild it 
 - vote_entropy: the entropy of the members' votes (each member's argmax, the lowest class on a
   tie), -sum_c (v_c / M) ln(v_c / M).
 - mean_std: the mean over classes of the members' standard deviation (population, ddof = 0),
-  computed by Welford's update over the members so that unanimous members score exactly 0.
+  exactly 0 for a class where the members agree: flat, from the deviations from member 0 (each
+  exactly 0 then), sum d^2 - (sum d)^2 / M, whose cancellation is bounded because member 0's
+  own deviation from the mean enters the variance; over arrays by Welford's update.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from pyspark.sql.types import DoubleType
 from selection.engine.values import all_of, is_numeric, total
 from selection.errors import SelectionInputError
 from selection.names import MEMBER_CLASS_INFIX, UncertaintyMode
+
+# M * C up to which a score is one flat expression: at M = 5, C = 10 flat runs in a fraction of
+# the arrays' CPU time; past it the arrays win (see the module docstring; measured, issue 14).
+FLAT_CELLS = 64
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,11 @@ class Committee:
     @property
     def classes(self) -> int:
         return len(self.columns[0])
+
+    @property
+    def flat(self) -> bool:
+        """Whether the scores are flat expressions rather than array folds (`FLAT_CELLS`)."""
+        return self.members * self.classes <= FLAT_CELLS
 
     @property
     def names(self) -> list[str]:
@@ -127,6 +143,23 @@ def _span(classes: dict[int, str]) -> str:
     return ", ".join(map(str, listed)) if len(listed) <= 6 else f"{listed[0]}..{listed[-1]}"
 
 
+def _p_ln_p(p: Column) -> Column:
+    """p ln p, 0 where p <= 0 or null (ln is null there): never null, so that the sums over
+    these terms carry no null checks, which keeps the generated code under the JIT's limit."""
+    return F.coalesce(p * F.log(p), F.lit(0.0))
+
+
+def _vote(row: list[Column]) -> Column:
+    """1 + the class of a member's largest p (the lowest on a tie), 0 when all are null.
+
+    array_position over the member's own array: one small array per member and row, but a
+    plan of O(C) nodes; a `when` per class against the row's `greatest` is O(C^2) nodes per
+    member, O(C^3) once the votes are counted per class (15,671 at M = 5, C = 10: seconds of
+    planning) for no gain in CPU time (measured, issue 14).
+    """
+    return F.call_function("array_position", F.array(*row), F.greatest(*row))
+
+
 def _entropy_of(values: Column) -> Column:
     return F.aggregate(
         values, F.lit(0.0), lambda acc, p: acc + F.when(p > 0, -p * F.log(p)).otherwise(F.lit(0.0))
@@ -140,6 +173,15 @@ def _zeros(n: int) -> Column:
 def bald(committee: Committee, df: DataFrame) -> Column:
     """H[mean p] - mean H[p], clipped at 0 against rounding, and 0 for identical members: the
     mean of M equal values is not always that value in floating point (sum, then divide)."""
+    if committee.flat:
+        # mean_m (sum_c p_mc ln p_mc - sum_c q_c ln q_c), with the mean q as member 0 plus the
+        # mean deviation from it: q is member 0's p exactly when all agree, so each member's
+        # difference is that of two identical sums, exactly 0.
+        raw, size = committee.raw(df), F.lit(float(committee.members))
+        q = [p0 + total([row[c] - p0 for row in raw[1:]]) / size for c, p0 in enumerate(raw[0])]
+        mean_term = total([_p_ln_p(qc) for qc in q])
+        gaps = [total([_p_ln_p(p) for p in row]) - mean_term for row in raw]
+        return F.greatest(F.lit(0.0), total(gaps) / size)
     matrix, m = committee.matrix(df), float(committee.members)
     sums = F.aggregate(matrix, _zeros(committee.classes), lambda acc, row: _add(acc, row))
     mean = F.transform(sums, lambda s: s / F.lit(m))
@@ -158,6 +200,12 @@ def _add(a: Column, b: Column) -> Column:
 def vote_entropy(committee: Committee, df: DataFrame) -> Column:
     """-sum_c (v_c / M) ln(v_c / M), v_c the members whose argmax is c."""
     m = float(committee.members)
+    if committee.flat:
+        cast = [_vote(row) for row in committee.raw(df)]
+        classes = range(committee.classes)
+        tally = [total([(v == F.lit(c + 1)).cast("double") for v in cast]) for c in classes]
+        # 0 - sum rather than -sum: a unanimous committee scores 0.0, not -0.0.
+        return F.lit(0.0) - total([_p_ln_p(k / F.lit(m)) for k in tally])
     votes = F.transform(
         committee.matrix(df), lambda row: F.call_function("array_position", row, F.array_max(row))
     )
@@ -178,8 +226,16 @@ def vote_entropy(committee: Committee, df: DataFrame) -> Column:
 
 
 def mean_std(committee: Committee, df: DataFrame) -> Column:
-    """mean_c std_m p_mc by Welford's update over the members (exact 0 when they agree)."""
+    """mean_c std_m p_mc, exactly 0 for a class where the members agree."""
     c = committee.classes
+    if committee.flat:
+        raw, m = committee.raw(df), F.lit(float(committee.members))
+        stds = []
+        for k in range(c):
+            d = [row[k] - raw[0][k] for row in raw[1:]]  # member 0's own is 0
+            s1, s2 = total(d), total([x * x for x in d])
+            stds.append(F.sqrt(F.greatest(F.lit(0.0), (s2 - s1 * s1 / m) / m)))
+        return total(stds) / F.lit(float(c))
     start = F.struct(F.lit(0.0).alias("n"), _zeros(c).alias("mean"), _zeros(c).alias("m2"))
 
     def step(acc: Column, x: Column) -> Column:
@@ -245,6 +301,11 @@ def agreement(committee: Committee, df: DataFrame, threshold: Column | float) ->
     """Every member predicts the same class (member 0's argmax), each with p >= `threshold`
     (a number, or a Column such as the row's predicted class's fitted threshold)."""
     bound = threshold if isinstance(threshold, Column) else F.lit(float(threshold))
+    if committee.flat:
+        raw = committee.raw(df)
+        votes = [_vote(row) for row in raw]
+        confident = [F.greatest(*row) >= bound for row in raw]
+        return all_of(confident + [v == votes[0] for v in votes[1:]])
     matrix = committee.matrix(df)
     # Member 0's own array, not the matrix: the lambda evaluates it once per member.
     row0 = F.array(*committee.raw(df)[0])

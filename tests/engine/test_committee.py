@@ -14,8 +14,9 @@ from selection import (
     select,
     uncertainty,
 )
-from selection.engine.committee import find_committee
-from selection.names import UNCERTAINTY_SCORE
+from selection.engine import committee as committee_module
+from selection.engine.committee import committee_score, find_committee
+from selection.names import UNCERTAINTY_SCORE, UncertaintyMode
 from tests.references import bald, margin, mean_std, vote_entropy
 
 # rows x members x classes: disagreeing confident members, unanimous ones, a vote tie, flat ones.
@@ -32,6 +33,15 @@ MEMBERS = np.array(
 REFERENCE = {"bald": bald, "vote_entropy": vote_entropy, "mean_std": mean_std}
 
 
+@pytest.fixture(params=["flat", "arrays"])
+def shape(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each hand-made case through both expression shapes: flat (small M * C, as here) and the
+    array folds that larger committees take."""
+    if request.param == "arrays":
+        monkeypatch.setattr(committee_module, "FLAT_CELLS", 0)
+    return str(request.param)
+
+
 def _frame(spark: SparkSession, p: np.ndarray, with_mean: bool = False) -> DataFrame:
     n, m, c = p.shape
     columns = ["id"] + [f"prob_member_{j}_class_{k}" for j in range(m) for k in range(c)]
@@ -45,7 +55,7 @@ def _frame(spark: SparkSession, p: np.ndarray, with_mean: bool = False) -> DataF
 @pytest.mark.parametrize("mode", sorted(REFERENCE))
 @pytest.mark.parametrize("with_mean", [False, True])
 def test_scores_and_batch_are_the_numpy_reference(
-    spark: SparkSession, mode: str, with_mean: bool
+    spark: SparkSession, mode: str, with_mean: bool, shape: str
 ) -> None:
     df = _frame(spark, MEMBERS, with_mean)
     expected = REFERENCE[mode](MEMBERS)
@@ -56,7 +66,7 @@ def test_scores_and_batch_are_the_numpy_reference(
         assert r[UNCERTAINTY_SCORE] == pytest.approx(expected[r["id"] - 1], abs=1e-12)
 
 
-def test_unanimous_members_score_zero(spark: SparkSession) -> None:
+def test_unanimous_members_score_zero(spark: SparkSession, shape: str) -> None:
     df = _frame(spark, MEMBERS)
     for mode in REFERENCE:
         rows = df.transform(uncertainty(6, mode=mode)).collect()
@@ -66,7 +76,9 @@ def test_unanimous_members_score_zero(spark: SparkSession) -> None:
         assert score == 0.0, mode
 
 
-def test_bald_ties_exactly_agreeing_rows_and_orders_them_by_id(spark: SparkSession) -> None:
+def test_bald_ties_exactly_agreeing_rows_and_orders_them_by_id(
+    spark: SparkSession, shape: str
+) -> None:
     # Random vectors, each copied to five members: H[mean] - mean H comes out as up to ~4e-16
     # (never negative after the clamp) for several of them unless identical members score 0.
     rng = np.random.default_rng(0)
@@ -84,6 +96,28 @@ def test_margin_reads_the_members_mean_when_prob_class_is_absent(spark: SparkSes
     assert all(
         r[UNCERTAINTY_SCORE] == pytest.approx(expected[r["id"] - 1], abs=1e-12) for r in rows
     )
+
+
+def test_the_bench_shape_is_flat_and_the_numpy_reference(spark: SparkSession) -> None:
+    # Five members, ten classes: flat expressions (no lambdas), on random members with vote
+    # ties (rounded to one decimal) and some unanimous rows.
+    rng = np.random.default_rng(7)
+    p = rng.dirichlet(np.ones(10), size=(40, 5)).round(1)
+    p /= p.sum(axis=2, keepdims=True)
+    p[::8] = p[::8, :1]
+    df = _frame(spark, p)
+    committee = find_committee(df, "prob_member_")
+    assert committee is not None and committee.flat
+    scores = [
+        committee_score(UncertaintyMode(mode), committee, df).alias(mode) for mode in REFERENCE
+    ]
+    assert not any("lambda" in str(s) for s in scores)
+    rows = {r["id"]: r for r in df.select("id", *scores).collect()}
+    for mode, reference in REFERENCE.items():
+        expected = reference(p)
+        for i in range(len(p)):
+            assert rows[i + 1][mode] == pytest.approx(expected[i], abs=1e-12), (mode, i)
+        assert all(rows[i + 1][mode] == 0.0 for i in range(0, len(p), 8)), mode
 
 
 def test_many_classes_and_members_stay_shallow(spark: SparkSession) -> None:
@@ -142,7 +176,7 @@ def test_a_custom_member_prefix(spark: SparkSession) -> None:
 
 
 def test_agreement_keeps_rows_where_every_member_is_confident_in_one_class(
-    spark: SparkSession,
+    spark: SparkSession, shape: str
 ) -> None:
     df = _frame(spark, MEMBERS)
     picked = df.transform(confidence_threshold(0.65, agreement=True)).collect()
