@@ -38,7 +38,7 @@ from selection.names import MEMBER_CLASS_INFIX, UncertaintyMode
 
 # M * C up to which a score is one flat expression: at M = 5, C = 10 flat runs in a fraction of
 # the arrays' CPU time; past it the arrays win (see the module docstring; measured, issue 14).
-FLAT_CELLS = 64
+FLAT_CELLS = 50
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
 from selection.job.config import job_params_from_env
-from selection.job.metadata import build_metadata, summarize
+from selection.job.metadata import build_metadata, observe_summary, summarize
 from selection.strategies.pseudo_labels import top_k_per_class
 
 ROWS = [(1, 0.9, 0.1, 0), (2, 0.8, 0.2, 1), (3, 0.3, 0.7, 1)]
@@ -33,6 +34,20 @@ def test_summary_counts_classes_scores_and_label_agreement(spark: SparkSession) 
         "K_PER_CLASS=2 but some predicted classes have fewer rows (class 1: 1, class 2: 0); "
         "selected what exists"
     ]
+
+
+@pytest.mark.parametrize("num_classes", [3, 40])
+def test_the_summary_observed_while_writing_is_the_summary(
+    spark: SparkSession, tmp_path: Path, num_classes: int
+) -> None:
+    df = spark.createDataFrame(ROWS, "id long, prob_class_0 double, prob_class_1 double, y long")
+    params = job_params_from_env(
+        {"SELECTION_STRATEGY": "top_k_per_class", "K_PER_CLASS": "2", "LABEL_FIELD": "y"}
+    )
+    rows = df.transform(top_k_per_class(k=2))
+    observed, read = observe_summary(rows, params, num_classes)
+    observed.write.parquet(str(tmp_path / "rows"))
+    assert read() == summarize(rows, params, num_classes)
 
 
 def test_zero_rows_is_a_warning(spark: SparkSession) -> None:
