@@ -37,9 +37,9 @@ log = logging.getLogger("selection")
 RESERVED_COLUMNS = (PSEUDO_LABEL, CONFIDENCE, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)
 _SUSPECT = "__selection_suspect"
 ID_CHECK_PARTITION_ROWS = 2_000_000  # ids per task of the uniqueness check
-# Up to this many known rows the ids are counted on the driver: one small job instead of the
-# shuffle's three (about half a second of every run that checks its selected rows only).
-DRIVER_ID_CHECK_ROWS = 100_000
+# Up to this many selected rows the driver may hold one small value of each (an id, a class):
+# one small job, or none, instead of a shuffle's three (about half a second of every run).
+DRIVER_VALUES_MAX_ROWS = 100_000
 _EXAMPLE_CHARS = 120  # of a line that does not parse, shown in the error
 
 
@@ -296,12 +296,12 @@ def duplicate_ids(df: DataFrame, id_field: str, rows: int | None = None) -> tupl
     itself it also counts each task's ids before it, a hash table as large as the task's input
     when ids are unique, as they should be (40% of the check's CPU at 5M ids). `rows`, when
     known, sizes the partitions to about ID_CHECK_PARTITION_ROWS ids each; else there are as
-    many as the input has splits; up to DRIVER_ID_CHECK_ROWS known rows are counted on the
+    many as the input has splits; up to DRIVER_VALUES_MAX_ROWS known rows are counted on the
     driver instead, by the same text form of the id.
     """
     # Floating ids group as values (-0.0 with 0.0), which their text would not.
     fractional = isinstance(df.schema[id_field].dataType, FractionalType)
-    if rows is not None and rows <= DRIVER_ID_CHECK_ROWS and not fractional:
+    if rows is not None and rows <= DRIVER_VALUES_MAX_ROWS and not fractional:
         shown = df.select(F.col(id_field).cast("string")).collect()
         counts = Counter(r[0] for r in shown)
         repeated = [v for v, n in counts.items() if n > 1]

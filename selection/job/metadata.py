@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from selection.engine.observed import observe_once, observed_once
 from selection.engine.scores import TREE_TERMS, pseudo_label
+from selection.job.checks import DRIVER_VALUES_MAX_ROWS
 from selection.job.config import JobParams
 from selection.names import (
     CONFIDENCE,
@@ -22,10 +23,6 @@ from selection.names import (
 )
 from selection.params import ActiveLearningParams, StrategyParams
 from selection.strategies import ConfidenceThreshold, TopKPerClass
-
-# Beyond TREE_TERMS classes, a selection of up to this many rows hands its predicted classes
-# to the driver (one int each) for the per-class counts.
-OBSERVED_LABELS_MAX_ROWS = 100_000
 
 
 @dataclass
@@ -79,7 +76,7 @@ def summarize(rows: DataFrame, job: JobParams, num_classes: int) -> SelectionSum
         *_label_counts(job, predicted),
     ]
     groups = rows.groupBy(predicted.alias("c")).agg(*aggs).collect()
-    labelled = bool(job.label_field)
+    has_label = bool(job.label_field)
     return _summary(
         job,
         num_classes,
@@ -87,8 +84,8 @@ def summarize(rows: DataFrame, job: JobParams, num_classes: int) -> SelectionSum
         low=min((g["min"] for g in groups), default=None),
         high=max((g["max"] for g in groups), default=None),
         total=sum(g["sum"] for g in groups) if groups else None,
-        labelled=sum(int(g["labelled"]) for g in groups) if labelled else 0,
-        agree=sum(int(g["agree"]) for g in groups) if labelled else 0,
+        labelled=sum(int(g["labelled"]) for g in groups) if has_label else 0,
+        agree=sum(int(g["agree"]) for g in groups) if has_label else 0,
     )
 
 
@@ -98,7 +95,7 @@ def observable(bound: int | None, num_classes: int) -> bool:
     observation out of memory), beyond that the few predicted classes themselves."""
     if bound is None:
         return False
-    return num_classes <= TREE_TERMS or bound <= OBSERVED_LABELS_MAX_ROWS
+    return num_classes <= TREE_TERMS or bound <= DRIVER_VALUES_MAX_ROWS
 
 
 def observe_summary(
