@@ -9,9 +9,9 @@ the pool: the input is every pool image with the model's `prob_class_*` and the 
 as `emb_*` features, the labelled images are its `--labeled-data`. Every curve runs the job:
 random, margin, entropy, bald (a committee of 5 logistic regressions on bootstrap resamples of
 the labelled images, given as prob_member_* columns), diversity, badge and cluster_margin.
-`--batch` sets the batch (20; 126 is 10% of the pool). Writes docs/active_learning_curve.png and
-bench/recorded/al_curve.json (mean and standard deviation over the seeds), then docs/benchmarks.md
-again.
+`--batch` sets the batch (20; 126 is 10% of the pool, run with `--rounds 5`). Writes
+docs/al_curve_b<batch>.png and bench/recorded/al_curve_b<batch>.json (mean and standard deviation
+over the seeds), then docs/benchmarks.md again; each batch size keeps its own record.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import studies
+from bench import report, studies
 from selection.names import DEFAULT_MEMBER_PREFIX, MEMBER_CLASS_INFIX, Strategy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,7 @@ CURVES: dict[str, tuple[str, dict[str, str]]] = {
 }
 STRATEGIES = tuple(CURVES)
 COMMITTEE = 5  # bootstrapped members for bald
+POOL = 1257  # digits' 1,797 images less the stratified 30% test split
 
 
 def pool_table(
@@ -211,6 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results-dir", default=str(ROOT / "bench" / "recorded"))
     parser.add_argument("--docs-dir", default=str(ROOT / "docs"))
     args = parser.parse_args(argv)
+    if args.initial + args.rounds * args.batch > POOL:
+        parser.error(
+            f"{args.initial} + {args.rounds} rounds of {args.batch} labels exceed the pool of "
+            f"{POOL} images: lower --rounds or --batch"
+        )
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
@@ -258,12 +264,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     studies.record(
         result,
-        "al_curve",
+        report.al_name(args.batch),
         plot,
-        "active_learning_curve.png",
+        f"{report.al_name(args.batch)}.png",
         args.results_dir,
         args.docs_dir,
-        al=result,
     )
     return 0
 

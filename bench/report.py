@@ -23,12 +23,29 @@ RECORDED = ROOT / "bench" / "recorded"
 TEMPLATE = ROOT / "bench" / "benchmarks_template.md"
 ANALYSIS = ROOT / "bench" / "analysis.md"
 PLOT = "benchmarks_scaling.png"
-AL_PLOT = "active_learning_curve.png"
 
 
-def al_lines(al: dict[str, Any] | None) -> list[str]:
-    if not al:
+def al_name(batch: int) -> str:
+    """The record and plot stem of the learning curve at one batch size."""
+    return f"al_curve_b{batch}"
+
+
+def recorded_curves() -> list[dict[str, Any]]:
+    """Every recorded learning curve, smallest batch first."""
+    found = [json.loads(p.read_text()) for p in RECORDED.glob("al_curve_b*.json")]
+    return sorted(found, key=lambda al: int(al["batch"]))
+
+
+def al_lines(curves: list[dict[str, Any]]) -> list[str]:
+    if not curves:
         return ["Not run yet: `python -m bench.al_curve` writes it."]
+    lines: list[str] = []
+    for al in curves:
+        lines += [f"### Batches of {al['batch']}", "", *al_curve_lines(al), ""]
+    return lines[:-1]
+
+
+def al_curve_lines(al: dict[str, Any]) -> list[str]:
     labels = al["labels"]
     picks = sorted({labels[0], labels[len(labels) // 3], labels[2 * len(labels) // 3], labels[-1]})
     rows = []
@@ -39,7 +56,7 @@ def al_lines(al: dict[str, Any] | None) -> list[str]:
         ]
         rows.append([name, *cells])
     return [
-        f"![accuracy against labels spent]({AL_PLOT})",
+        f"![accuracy against labels spent]({al_name(al['batch'])}.png)",
         "",
         al["description"],
         "",
@@ -97,15 +114,11 @@ def plot(results: Results, groups: list[plan.Group], path: Path) -> str | None:
     return None
 
 
-def write(
-    results: Results, docs: Path, *, profile: str = "full", al: dict[str, Any] | None = None
-) -> list[Path]:
+def write(results: Results, docs: Path, *, profile: str = "full") -> list[Path]:
     """The page (and the plot when matplotlib is there); what it was written from is `results`."""
     sizes = plan.PROFILES[profile]
     reps = 1 if profile == "quick" else plan.REPS
     groups = plan.build(sizes, arrow=True)
-    if al is None and (RECORDED / "al_curve.json").exists():
-        al = json.loads((RECORDED / "al_curve.json").read_text())
     docs.mkdir(parents=True, exist_ok=True)
     written = []
     why_not = plot(results, groups, docs / PLOT)
@@ -133,7 +146,7 @@ def write(
         "plot": f"![wall time and memory against rows]({PLOT})"
         if why_not is None
         else f"({why_not})",
-        "al_section": "\n".join(al_lines(al)),
+        "al_section": "\n".join(al_lines(recorded_curves())),
         "ssl_section": "\n".join(ssl_study.section()),
         "analysis": ANALYSIS.read_text().strip() if ANALYSIS.exists() else "(none yet)",
         "quiet": f"{targets.QUIET:.0%}",
