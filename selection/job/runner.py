@@ -36,6 +36,7 @@ from selection.job.output import (
     staged,
     staged_ids,
 )
+from selection.job.session import job_sql_conf
 from selection.job.trust import fit_trust
 from selection.names import CONTAINER_INPUT_PATHS, CONTAINER_OUTPUT_PATHS
 from selection.params import EmbeddingParams
@@ -83,7 +84,7 @@ def run(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run one selection and commit its rows and metadata; returns the metadata document."""
-    with ExitStack() as background:
+    with ExitStack() as background, job_sql_conf(spark):
         return _run(spark, job, paths, job_type, overwrite, background)
 
 
