@@ -17,7 +17,8 @@ candidates' cluster sizes, smallest first, as without balance). The clusters are
 candidates, whatever their class. Between classes, rows go in rounds (each class's next row),
 a round ordered by (rank in its cluster, cluster's turn, the seeded order within a cluster).
 
-Passes: one scan of the input for the candidates (persisted on disk), the KMeans fit on the
+Passes: one scan of the input for the candidates (persisted on disk; past HEAP_TOP_N_LIMIT
+candidates a scan for their score's histogram first), the KMeans fit on the
 sample, and one pass over the candidates to assign them (persisted on disk) and rank them; with
 `class_balance` one aggregate more over the candidates (the class counts) and one over the
 picks (the picks per cluster).
@@ -34,7 +35,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from selection.engine.balance import ClassQuotas, balanced_top_n, class_quotas
-from selection.engine.ranking import rank_top_n
+from selection.engine.ranking import rank_top_n, rank_top_n_by_score
 from selection.engine.scores import pseudo_label
 from selection.engine.values import ascending_id
 from selection.names import (
@@ -113,7 +114,8 @@ def select_cluster_margin(df: DataFrame, params: ClusterMargin) -> Selected[Clus
     scored = df.transform(with_uncertainty(params.mode, params.scores))
     order = [F.col(UNCERTAINTY_SCORE).desc(), *ascending_id(df, params.id_col)]
     wanted = params.oversample * params.batch_size
-    candidates = rank_top_n(scored, order, wanted).withColumnRenamed(SELECTION_RANK, _CAND)
+    top = rank_top_n_by_score(scored, order, wanted, F.col(UNCERTAINTY_SCORE))
+    candidates = top.withColumnRenamed(SELECTION_RANK, _CAND)
     candidates = candidates.persist(StorageLevel.DISK_ONLY)
     stats = candidates.agg(
         F.count(F.lit(1)).alias("n"),

@@ -78,3 +78,31 @@ def test_partition_keys_land_where_asked(spark: SparkSession) -> None:
     df = spark.createDataFrame([(k,) for k in keys], "k long").repartition(13, "k")
     placed = df.rdd.mapPartitionsWithIndex(lambda i, rows: [(i, r["k"]) for r in rows]).collect()
     assert sorted(placed) == list(enumerate(keys))
+
+
+@pytest.mark.parametrize(("n", "buckets"), [(1, 65_536), (37, 8), (250, 65_536), (400, 8)])
+def test_a_top_n_cut_from_the_score_histogram_is_the_top_n(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch, n: int, buckets: int
+) -> None:
+    """Ties inside and across buckets, negative, NaN, infinite and null scores, and n at or
+    past the rows there are: the same rows and ranks as one task's heap."""
+    monkeypatch.setattr(ranking, "HEAP_TOP_N_LIMIT", 0)
+    monkeypatch.setattr(ranking, "HISTOGRAM_RANK_MIN", 0)
+    monkeypatch.setattr(ranking, "RANGE_ROWS", 50)
+    monkeypatch.setattr(ranking, "SCORE_BUCKETS", buckets)
+    odd = F.col("id") % 50
+    score = (
+        F.when(odd == 0, F.lit(float("nan")))
+        .when(odd == 1, F.lit(None))
+        .when(odd == 2, F.lit(float("inf")))
+        .when(odd == 3, F.lit(float("-inf")))
+        .otherwise(((F.col("id") * 37) % 23 - 5) / 7)
+    )
+    df = spark.range(0, 300, numPartitions=3).withColumn("score", score.cast("double"))
+    order = [F.col("score").desc(), F.col("id").asc()]
+    got = ranking.rank_top_n_by_score(df, order, n, F.col("score"))
+    expected = rank_top_n(df, order, n)
+    assert [(r["id"], r["selection_rank"]) for r in got.orderBy("selection_rank").collect()] == [
+        (r["id"], r["selection_rank"]) for r in expected.orderBy("selection_rank").collect()
+    ]
+    assert got.count() == min(n, 300)
