@@ -45,9 +45,7 @@ def rank_top_n(df: DataFrame, order: Sequence[Column], n: int) -> DataFrame:
     return top.withColumn(SELECTION_RANK, rank)
 
 
-def rank_top_n_by_score(
-    df: DataFrame, order: Sequence[Column], n: int, score: Column
-) -> DataFrame:
+def rank_top_n_by_score(df: DataFrame, order: Sequence[Column], n: int, score: Column) -> DataFrame:
     """The first `n` rows of `df` in `order`, ranked 1..n, where `order` begins with `score`
     descending; runs a Spark job (the score's histogram) when called past HEAP_TOP_N_LIMIT.
 
