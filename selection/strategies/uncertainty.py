@@ -9,7 +9,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from selection.engine.balance import balanced_top_n
-from selection.engine.ranking import rank_top_n
+from selection.engine.ranking import rank_top_n, rank_top_n_by_score
 from selection.engine.scores import ScoreSpec, pseudo_label, uncertainty_of
 from selection.engine.values import ascending_id
 from selection.names import (
@@ -78,11 +78,14 @@ class BatchSummary(StrategySummary):
 
 
 def ranked_batch(
-    df: DataFrame, order: list[Column], params: BalancedBatchParams
+    df: DataFrame, order: list[Column], params: BalancedBatchParams, score: Column | None = None
 ) -> tuple[DataFrame, dict[str, Any] | None]:
     """The first BATCH_SIZE rows of `df` in `order`, ranked; with CLASS_BALANCE split over the
-    predicted classes, and then also the quotas' figures."""
+    predicted classes, and then also the quotas' figures. When `order` begins with `score`
+    descending, a large batch is cut from the score's histogram."""
     if not params.class_balance:
+        if score is not None:
+            return rank_top_n_by_score(df, order, params.batch_size, score), None
         return rank_top_n(df, order, params.batch_size), None
     predicted = pseudo_label(params.scores.probabilities(df))
     ranked, quotas = balanced_top_n(df, order, params.batch_size, predicted)
@@ -92,7 +95,7 @@ def ranked_batch(
 def select_uncertainty(df: DataFrame, params: Uncertainty) -> Selected[BatchSummary]:
     scored = df.transform(with_uncertainty(params.mode, params.scores))
     order = [F.col(UNCERTAINTY_SCORE).desc(), *ascending_id(df, params.id_col)]
-    ranked, balance = ranked_batch(scored, order, params)
+    ranked, balance = ranked_batch(scored, order, params, F.col(UNCERTAINTY_SCORE))
     out = ranked.withColumn(DATA_SOURCE, F.lit(DATA_SOURCE_AL))
     rows = out.select(*df.columns, UNCERTAINTY_SCORE, DATA_SOURCE, SELECTION_RANK)
     return Selected(rows, BatchSummary(class_balance=balance))
