@@ -133,6 +133,8 @@ def select_with_job(
     with contextlib.redirect_stderr(logs):
         code = run_job(argv, env, spark)
     seconds = time.monotonic() - clock
+    # The strategies' persisted intermediates outlive a run in a shared session.
+    spark.catalog.clearCache()
     if code != 0:
         raise SystemExit(f"al_curve: the {strategy} job failed ({code}):\n{logs.getvalue()}")
     picked = pd.read_parquet(work / "selected", columns=["id", "selection_rank"])
@@ -219,6 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Hundreds of jobs share one session here: the status store keeps fewer of them, so a
+    # thousand wide plans do not fill the 1 GB driver (a 10-seed run died in KMeans without).
+    os.environ.setdefault(
+        "PYSPARK_SUBMIT_ARGS",
+        "--conf spark.ui.retainedJobs=100 --conf spark.ui.retainedStages=100 "
+        "--conf spark.sql.ui.retainedExecutions=50 pyspark-shell",
+    )
 
     from selection.job.session import get_session
 

@@ -108,9 +108,7 @@ def test_same_input_and_seed_select_identically(
     assert not differ, f"{run.name}: selected ids, ranks or rows differ with {', '.join(differ)}"
 
 
-@pytest.mark.parametrize(
-    "run", strategy_params("confidence_threshold", "uncertainty-margin", "cluster_margin")
-)
+@pytest.mark.parametrize("run", strategy_params("confidence_threshold", "cluster_margin"))
 def test_distributed_ranking_matches_one_task_ranking(
     spark: SparkSession,
     tmp_path: Path,
@@ -118,7 +116,7 @@ def test_distributed_ranking_matches_one_task_ranking(
     run: StrategyRun,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Above HISTOGRAM_RANK_MIN kept rows (and a top n past HEAP_TOP_N_LIMIT) the ranks come from
+    """Above HISTOGRAM_RANK_MIN kept rows (and cluster_margin's candidates past HEAP_TOP_N_LIMIT) the ranks come from
     ranges sorted in many tasks; they must equal the one-task ranks whatever the number of
     shuffle partitions and ranges."""
     one_task_ids, one_task_rows = _run(spark, tmp_path, run, "one", files=2, shuffle_partitions=4)
