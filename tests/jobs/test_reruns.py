@@ -117,8 +117,8 @@ def test_distributed_ranking_matches_one_task_ranking(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Above HISTOGRAM_RANK_MIN kept rows (and cluster_margin's candidates past
-    HEAP_TOP_N_LIMIT) the ranks come from ranges sorted in many tasks; they must equal the one-task ranks whatever the number of
-    shuffle partitions and ranges."""
+    HEAP_TOP_N_LIMIT) the ranks come from ranges sorted in many tasks; they must equal the
+    one-task ranks whatever the number of shuffle partitions and ranges."""
     one_task_ids, one_task_rows = _run(spark, tmp_path, run, "one", files=2, shuffle_partitions=4)
     monkeypatch.setattr("selection.engine.ranking.HISTOGRAM_RANK_MIN", 5)
     monkeypatch.setattr("selection.engine.ranking.HEAP_TOP_N_LIMIT", 0)
