@@ -60,11 +60,13 @@ def rank_top_n_by_score(df: DataFrame, order: Sequence[Column], n: int, score: C
         for r in df.groupBy(bucket.alias("b")).agg(F.count(F.lit(1)).alias("n")).collect()
     }
     kept: dict[int, int] = {}
+    running = 0
     for b in sorted(counts):
-        if sum(kept.values()) >= n:
+        if running >= n:
             break
         kept[b] = counts[b]
-    if sum(kept.values()) <= HISTOGRAM_RANK_MIN:
+        running += counts[b]
+    if running <= HISTOGRAM_RANK_MIN:
         return rank_top_n(df, order, n)
     cut = df.filter(bucket <= max(kept))
     return _rank_by_histogram(cut, order, bucket, kept).filter(F.col(SELECTION_RANK) <= n)
