@@ -67,7 +67,8 @@ def rank_top_n_by_score(df: DataFrame, order: Sequence[Column], n: int, score: C
         kept[b] = counts[b]
         running += counts[b]
     if running <= HISTOGRAM_RANK_MIN:
-        return rank_top_n(df, order, n)
+        # Few rows reach the n-th: one task ranks them, its heap no larger than they are.
+        return rank_top_n(df, order, max(min(n, running), 1))
     cut = df.filter(bucket <= max(kept))
     return _rank_by_histogram(cut, order, bucket, kept).filter(F.col(SELECTION_RANK) <= n)
 

@@ -106,3 +106,17 @@ def test_a_top_n_cut_from_the_score_histogram_is_the_top_n(
         (r["id"], r["selection_rank"]) for r in expected.orderBy("selection_rank").collect()
     ]
     assert got.count() == min(n, 300)
+
+
+def test_a_top_n_past_the_heap_limit_of_few_rows_is_ranked_in_one_task(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ranking, "HEAP_TOP_N_LIMIT", 0)
+    df = spark.range(0, 120, numPartitions=3).withColumn("score", ((F.col("id") * 7) % 13) / 13)
+    order = [F.col("score").desc(), F.col("id").asc()]
+    for n in (40, 500):
+        got = ranking.rank_top_n_by_score(df, order, n, F.col("score"))
+        ranks = [(r["id"], r["selection_rank"]) for r in got.orderBy("selection_rank").collect()]
+        expected = rank_top_n(df, order, n).orderBy("selection_rank").collect()
+        assert ranks == [(r["id"], r["selection_rank"]) for r in expected]
+        assert len(ranks) == min(n, 120)
